@@ -1,0 +1,434 @@
+//! General matrix multiply: `C ← f(alpha·A·B + beta·C)` on strided views, with an optional
+//! fused epilogue `f` and an optional pre-packed right-hand operand.
+//!
+//! The implementation follows BLIS: B is packed into `NR`-column micro-panels per
+//! `(KC x NC)` block (or once, in a [`PackedB`]), A is read in place when one of its strides
+//! is 1 and packed into `MR`-row micro-panels otherwise, and an `MR x NR` register-tiled
+//! micro-kernel per SIMD tier does the arithmetic (see `params` for the block sizes).
+//! Large problems are split over rayon threads by blocks of rows or columns of C, never
+//! over `k`, so the result is bit-identical for any number of threads.
+
+pub(crate) mod kernel;
+pub(crate) mod loops;
+pub(crate) mod pack;
+pub(crate) mod params;
+pub mod reference;
+
+use crate::arch::WithSimd;
+use crate::dispatch::{level, Level};
+use crate::error::{fmt_shape, Error, Result};
+use crate::float::Float;
+use crate::view::{MatMut, MatRef};
+use loops::{gemm_block, BSrc, Problem};
+use params::Tier;
+
+/// How many threads a GEMM may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Parallelism {
+    /// One thread: the caller's.
+    Serial,
+    /// Up to `n` rayon tasks (`0`: as many as the current rayon pool has threads), for
+    /// problems of at least [`PAR_MIN_FLOPS`] floating-point operations; smaller problems
+    /// run on the caller's thread.
+    Rayon(usize),
+    /// `Rayon(0)`.
+    #[default]
+    Auto,
+}
+
+/// Problems with fewer than this many flops (`2·m·n·k`) run single-threaded: below it the
+/// cost of waking a second thread exceeds the gain. Tunable.
+pub const PAR_MIN_FLOPS: usize = 1 << 22;
+
+/// A function applied to each element of the GEMM result while it is still in registers.
+///
+/// With `v = alpha·(A·B)[i, j] + beta·C[i, j]` (the `beta` term omitted when `beta == 0`),
+/// the GEMM stores `C[i, j] = f(v)` where `f` is:
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub enum Epilogue<'a, T> {
+    /// `f(v) = v`.
+    #[default]
+    None,
+    /// `f(v) = v + bias[j]`; `bias` has `n` elements (one per column of C).
+    Bias(&'a [T]),
+    /// `f(v) = tanh(v)` (the vectorized tanh of [`crate::tanh()`], same accuracy).
+    Tanh,
+    /// `f(v) = tanh(v + bias[j])`.
+    BiasTanh(&'a [T]),
+    /// `f(v) = (v + e[i, j]) · (1 − y[i, j]²)`: one step of the backward pass through
+    /// `y = tanh(·)`, with `e` and `y` of C's shape `(m, n)`.
+    TanhBackward {
+        /// Added before the multiplication (`dHS[t−1]` in the RNN backward step).
+        e: MatRef<'a, T>,
+        /// A tanh output (`HS[t−1]`).
+        y: MatRef<'a, T>,
+    },
+}
+
+/// `C ← alpha·A·B + beta·C` for any strides (so any transposes).
+///
+/// Shapes: `a: (m, k)`, `b: (k, n)`, `c: (m, n)`. When `beta == 0`, C is only written,
+/// never read, so NaN or infinity in C does not leak into the result. NaN and infinities
+/// in A and B propagate as in IEEE arithmetic. Uses the dispatched SIMD tier
+/// ([`crate::simd_level`]) and [`Parallelism::Auto`].
+///
+/// ```
+/// use recur_kernels::{gemm, MatMut, MatRef};
+/// let a = [1.0f32, 2.0, 3.0, 4.0]; // (2, 2)
+/// let b = [5.0f32, 6.0, 7.0, 8.0]; // (2, 2)
+/// let mut c = [f32::NAN; 4];
+/// gemm(1.0, MatRef::from_slice(&a, 2, 2)?, MatRef::from_slice(&b, 2, 2)?,
+///      0.0, MatMut::from_slice(&mut c, 2, 2)?)?;
+/// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+/// # Ok::<(), recur_kernels::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming `b` or `c` when the shapes do not chain.
+pub fn gemm<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<()> {
+    gemm_with(alpha, a, b, beta, c, Epilogue::None, Parallelism::Auto)
+}
+
+/// `C ← f(alpha·A·B + beta·C)` with an [`Epilogue`] `f` and explicit [`Parallelism`].
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming the argument (`b`, `c`, `bias`, `e`, `y`) whose shape
+/// does not match `a: (m, k)`, `b: (k, n)`, `c: (m, n)`.
+pub fn gemm_with<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    epilogue: Epilogue<'_, T>,
+    par: Parallelism,
+) -> Result<()> {
+    let op = "gemm";
+    check_chain(op, &a, b.rows(), b.cols(), &c)?;
+    check_epilogue(op, &epilogue, c.rows(), c.cols())?;
+    // A C stored column by column is computed as Cᵀ = Bᵀ·Aᵀ, so that the micro-kernel's
+    // vectors run along C's unit stride. Not with a bias (it runs along C's columns).
+    let swap = c.col_stride() != 1
+        && c.row_stride() == 1
+        && c.rows() > 1
+        && !matches!(epilogue, Epilogue::Bias(_) | Epilogue::BiasTanh(_));
+    if swap {
+        let epilogue = match epilogue {
+            Epilogue::TanhBackward { e, y } => Epilogue::TanhBackward { e: e.t(), y: y.t() },
+            other => other,
+        };
+        return run(
+            alpha,
+            b.t(),
+            BSrc::View(a.t()),
+            beta,
+            c.t(),
+            epilogue,
+            par,
+            level(),
+            None,
+        );
+    }
+    run(
+        alpha,
+        a,
+        BSrc::View(b),
+        beta,
+        c,
+        epilogue,
+        par,
+        level(),
+        None,
+    )
+}
+
+/// A right-hand GEMM operand packed once into the micro-panel layout of the current SIMD
+/// tier, for reuse by many [`gemm_packed`] calls (the RNN multiplies by the same `Wh` at
+/// every step).
+///
+/// ```
+/// use recur_kernels::{gemm_packed, Epilogue, MatMut, MatRef, PackedB, Parallelism};
+/// let w = [1.0f64, 0.0, 0.0, 2.0]; // (2, 2)
+/// let packed = PackedB::new(MatRef::from_slice(&w, 2, 2)?)?;
+/// let x = [3.0f64, 4.0];           // (1, 2)
+/// let mut y = [1.0f64, 1.0];
+/// // y = tanh(x·W + y)
+/// gemm_packed(1.0, MatRef::from_slice(&x, 1, 2)?, &packed, 1.0,
+///             MatMut::from_slice(&mut y, 1, 2)?, Epilogue::Tanh, Parallelism::Serial)?;
+/// assert!((y[0] - 4.0f64.tanh()).abs() < 1e-15 && (y[1] - 9.0f64.tanh()).abs() < 1e-15);
+/// # Ok::<(), recur_kernels::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PackedB<T> {
+    data: Vec<T>,
+    k: usize,
+    n: usize,
+    nr: usize,
+    level: Level,
+}
+
+struct TierNr;
+impl<T: Float> WithSimd<T> for TierNr {
+    type Output = (Level, usize);
+    #[inline(always)]
+    fn with_simd<S: Tier<T>>(self, _s: S) -> (Level, usize) {
+        (S::LEVEL, S::NR)
+    }
+}
+
+impl<T: Float> PackedB<T> {
+    /// Packs `b: (k, n)` for the dispatched tier.
+    ///
+    /// # Errors
+    /// [`Error::SizeOverflow`] if the padded size overflows `usize`.
+    pub fn new(b: MatRef<'_, T>) -> Result<Self> {
+        let mut p = PackedB {
+            data: Vec::new(),
+            k: 0,
+            n: 0,
+            nr: 1,
+            level: Level::Scalar,
+        };
+        p.repack(b)?;
+        Ok(p)
+    }
+
+    /// Packs new values (of any shape) into this operand, reusing its allocation when it
+    /// is large enough.
+    ///
+    /// # Errors
+    /// [`Error::SizeOverflow`] if the padded size overflows `usize`.
+    pub fn repack(&mut self, b: MatRef<'_, T>) -> Result<()> {
+        let (level, nr) = T::dispatch(level(), TierNr);
+        let (k, n) = (b.rows(), b.cols());
+        let len = n
+            .div_ceil(nr)
+            .checked_mul(nr)
+            .and_then(|x| x.checked_mul(k))
+            .ok_or_else(|| Error::SizeOverflow {
+                op: "PackedB::repack",
+                arg: "b",
+                shape: fmt_shape(&[k, n]),
+            })?;
+        self.data.clear();
+        self.data.resize(len, T::ZERO);
+        pack::pack_b(b, nr, &mut self.data, k * nr);
+        (self.k, self.n, self.nr, self.level) = (k, n, nr, level);
+        Ok(())
+    }
+
+    /// `k`, the number of rows of the packed matrix.
+    pub fn rows(&self) -> usize {
+        self.k
+    }
+    /// `n`, the number of columns of the packed matrix.
+    pub fn cols(&self) -> usize {
+        self.n
+    }
+}
+
+/// `C ← f(alpha·A·B + beta·C)` with a pre-packed `B`.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] naming the argument whose shape does not match `a: (m, k)`,
+/// `b: (k, n)`, `c: (m, n)`.
+pub fn gemm_packed<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: &PackedB<T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    epilogue: Epilogue<'_, T>,
+    par: Parallelism,
+) -> Result<()> {
+    let op = "gemm_packed";
+    check_chain(op, &a, b.k, b.n, &c)?;
+    check_epilogue(op, &epilogue, c.rows(), c.cols())?;
+    run(
+        alpha,
+        a,
+        BSrc::Packed(&b.data),
+        beta,
+        c,
+        epilogue,
+        par,
+        b.level,
+        Some(b.nr),
+    )
+}
+
+fn check_chain<T: Float>(
+    op: &'static str,
+    a: &MatRef<'_, T>,
+    bk: usize,
+    bn: usize,
+    c: &MatMut<'_, T>,
+) -> Result<()> {
+    let (m, k) = (a.rows(), a.cols());
+    if bk != k {
+        return Err(Error::ShapeMismatch {
+            op,
+            arg: "b",
+            expected: format!("(k, n) = ({k}, _) to chain with a: {}", fmt_shape(&[m, k])),
+            got: fmt_shape(&[bk, bn]),
+        });
+    }
+    if c.rows() != m || c.cols() != bn {
+        return Err(Error::ShapeMismatch {
+            op,
+            arg: "c",
+            expected: format!("(m, n) = {}", fmt_shape(&[m, bn])),
+            got: fmt_shape(&[c.rows(), c.cols()]),
+        });
+    }
+    Ok(())
+}
+
+fn check_epilogue<T: Float>(
+    op: &'static str,
+    epi: &Epilogue<'_, T>,
+    m: usize,
+    n: usize,
+) -> Result<()> {
+    match epi {
+        Epilogue::None | Epilogue::Tanh => Ok(()),
+        Epilogue::Bias(b) | Epilogue::BiasTanh(b) => {
+            if b.len() == n {
+                Ok(())
+            } else {
+                Err(Error::ShapeMismatch {
+                    op,
+                    arg: "bias",
+                    expected: format!("(n) = ({n})"),
+                    got: fmt_shape(&[b.len()]),
+                })
+            }
+        }
+        Epilogue::TanhBackward { e, y } => {
+            for (arg, v) in [("e", e), ("y", y)] {
+                if v.rows() != m || v.cols() != n {
+                    return Err(Error::ShapeMismatch {
+                        op,
+                        arg,
+                        expected: format!("(m, n) = {}", fmt_shape(&[m, n])),
+                        got: fmt_shape(&[v.rows(), v.cols()]),
+                    });
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T: Float>(
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: BSrc<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+    epi: Epilogue<'_, T>,
+    par: Parallelism,
+    tier: Level,
+    packed_nr: Option<usize>,
+) -> Result<()> {
+    let (m, k, n) = (a.rows(), a.cols(), c.cols());
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let problem = Problem {
+        m,
+        n,
+        k,
+        alpha,
+        beta,
+        a,
+        b,
+        c: c.ptr_mut(),
+        rsc: c.row_stride(),
+        csc: c.col_stride(),
+        epi,
+    };
+    T::dispatch(
+        tier,
+        GemmOp {
+            p: &problem,
+            par,
+            packed_nr,
+        },
+    )
+}
+
+struct GemmOp<'p, 'a, T> {
+    p: &'p Problem<'a, T>,
+    par: Parallelism,
+    /// For a pre-packed B: the NR it was packed with, which must be the tier's.
+    packed_nr: Option<usize>,
+}
+
+impl<T: Float> WithSimd<T> for GemmOp<'_, '_, T> {
+    type Output = Result<()>;
+    #[inline(always)]
+    fn with_simd<S: Tier<T>>(self, s: S) -> Result<()> {
+        let p = self.p;
+        if self.packed_nr.is_some_and(|nr| nr != S::NR) {
+            return Err(Error::InvalidState {
+                op: "gemm_packed",
+                reason: "the PackedB was packed for a SIMD tier that is not available",
+            });
+        }
+        let threads = match self.par {
+            Parallelism::Serial => 1,
+            Parallelism::Rayon(0) | Parallelism::Auto => rayon::current_num_threads(),
+            Parallelism::Rayon(n) => n,
+        };
+        let flops = 2usize
+            .saturating_mul(p.m)
+            .saturating_mul(p.n)
+            .saturating_mul(p.k);
+        if threads <= 1 || flops < PAR_MIN_FLOPS {
+            gemm_block(s, p, 0..p.m, 0..p.n);
+            return Ok(());
+        }
+        // Split C into `threads` blocks of whole MR rows or whole NR columns (the longer
+        // side), each computed by one rayon task with its own packing buffers.
+        let split_rows = p.m >= p.n;
+        let (len, unit) = if split_rows {
+            (p.m, S::MR)
+        } else {
+            (p.n, S::NR)
+        };
+        let units = len.div_ceil(unit);
+        let per = units.div_ceil(threads).max(1) * unit;
+        let chunks = len.div_ceil(per);
+        use rayon::prelude::*;
+        (0..chunks).into_par_iter().for_each(|ci| {
+            let r = ci * per..((ci + 1) * per).min(len);
+            let (rows, cols) = if split_rows { (r, 0..p.n) } else { (0..p.m, r) };
+            // Re-enter the tier's target features on the worker thread.
+            T::dispatch(S::LEVEL, BlockOp { p, rows, cols });
+        });
+        Ok(())
+    }
+}
+
+struct BlockOp<'p, 'a, T> {
+    p: &'p Problem<'a, T>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+}
+
+impl<T: Float> WithSimd<T> for BlockOp<'_, '_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: Tier<T>>(self, s: S) {
+        gemm_block(s, self.p, self.rows, self.cols);
+    }
+}

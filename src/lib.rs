@@ -1,0 +1,2 @@
+//! recur
+pub use recur_kernels as kernels;
