@@ -1,1 +1,63 @@
-//! placeholder
+//! # recur-layers
+//!
+//! The layers of a recurrent language model, forward and backward, on top of the SIMD
+//! kernels of `recur-kernels`: [`Embedding`] and [`TimeRnn`] (the vanilla tanh RNN of the
+//! book "Deep Learning from Scratch 2", chapter 5, unrolled over `T` steps).
+//!
+//! ## Notation
+//! | letter | meaning |
+//! |---|---|
+//! | `T` | time steps in one sequence block |
+//! | `N` | batch size (sequences in parallel) |
+//! | `V` | vocabulary size (rows of the embedding table) |
+//! | `D` | input / embedding width |
+//! | `H` | hidden width |
+//!
+//! ## Layout: time-major `(T, N, ·)`
+//! Sequences are stored time-major and row-major: token ids are `(T, N)`, inputs `xs` are
+//! `(T, N, D)` and hidden states `hs` are `(T, N, H)`, element `(t, n, h)` at flat offset
+//! `(t·N + n)·H + h`. Step `t` is then the contiguous `(N, H)` block at `t·N·H`, and the
+//! whole sequence is one contiguous `(T·N, H)` matrix, so the non-recurrent work of all
+//! steps (`XS·Wx + b` forward; `dWx`, `dWh`, `dXS` backward) is one large GEMM each, and
+//! only the recurrence `h_{t−1}·Wh` runs step by step. The book's batch-major `(N, T)`
+//! ids and `(N, T, ·)` tensors convert with the functions of [`layout`].
+//!
+//! ## Errors
+//! Bad input (a wrong shape, an id `>= V`, `backward` before `forward`, a state of the
+//! wrong shape) returns an [`Error`] naming the argument and the expected and actual
+//! shapes; the layer is unchanged by the failed call and stays usable. Empty dimensions
+//! (`T = 0`, `N = 0`) are valid and give empty results.
+
+#![forbid(unsafe_code)]
+
+pub mod embedding;
+pub mod layout;
+pub mod param;
+pub mod time_rnn;
+
+pub use embedding::Embedding;
+pub use layout::{ids_to_batch_major, ids_to_time_major, to_batch_major, to_time_major};
+pub use ndarray;
+pub use param::{ParamMut, Parameters};
+pub use recur_kernels::{Error, Float, Parallelism, Result};
+pub use time_rnn::TimeRnn;
+
+pub(crate) mod util {
+    use recur_kernels::error::fmt_shape;
+    use recur_kernels::Error;
+
+    /// `ShapeMismatch` with `expected` written as `(T, N, D) = (_, _, 3)` style text.
+    pub(crate) fn shape_err(
+        op: &'static str,
+        arg: &'static str,
+        expected: String,
+        got: &[usize],
+    ) -> Error {
+        Error::ShapeMismatch {
+            op,
+            arg,
+            expected,
+            got: fmt_shape(got),
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! TimeRnn: the vanilla tanh RNN `h_t = tanh(x_t·Wx + h_{t−1}·Wh + b)` over `T` steps, on
+//! the time-major layout.
+//!
+//! Forward is one large GEMM and `T` small fused ones:
+//! 1. `HS[0..T] = XS·Wx + b`: one `(T·N, D) x (D, H)` GEMM with a bias epilogue, written
+//!    straight into the hidden-state buffer;
+//! 2. for each `t`: `HS[t] = tanh(HS[t−1]·Wh + HS[t])`, a GEMM with `beta = 1` against a
+//!    pre-packed `Wh` and a tanh epilogue, in place.
+//!
+//! The buffer holds `h0` in front of `HS`, as one `(T+1, N, H)` block, so that
+//! `[h0; HS[0..T−1]]` (the previous states of every step) is one contiguous `(T·N, H)`
+//! matrix for the backward GEMM of `dWh`.
+//!
+//! Backward is `T` small fused GEMMs and three large ones:
+//! 1. `DT[T−1] = dHS[T−1] ⊙ (1 − HS[T−1]²)`;
+//! 2. for `t = T−1` down to 1: `DT[t−1] = (DT[t]·Whᵀ + dHS[t−1]) ⊙ (1 − HS[t−1]²)`, one
+//!    GEMM against a pre-packed `Whᵀ` with the fused epilogue;
+//! 3. `dh0 = DT[0]·Whᵀ`; `dWh = [h0; HS[0..T−1]]ᵀ·DT`; `dWx = XSᵀ·DT`; `dXS = DT·Wxᵀ`;
+//!    `db` = column sums of `DT`.
+//!
+//! The packed `Wh` and `Whᵀ` are rebuilt only when the weights change.
+
+use crate::param::{ParamMut, Parameters};
+use crate::util::shape_err;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
+use recur_kernels::error::fmt_shape;
+use recur_kernels::{
+    gemm_packed, gemm_with, tanh_backward, Epilogue, Error, Float, MatMut, MatRef, PackedB,
+    Parallelism, Result,
+};
+
+/// A vanilla tanh RNN unrolled over `T` time steps (the book's `TimeRNN`).
+///
+/// Parameters: `wx: (D, H)`, `wh: (H, H)`, `b: (H)`. Input `xs: (T, N, D)`, output
+/// `hs: (T, N, H)`, both time-major and row-major (element `(t, n, h)` of `hs` at
+/// `(t·N + n)·H + h`).
+///
+/// State: with `stateful` on, the last hidden state of one `forward` is the `h0` of the
+/// next (truncated BPTT: gradients do not flow across calls); [`TimeRnn::set_state`] gives
+/// the next forward its `h0` in either mode; otherwise `h0 = 0`.
+///
+/// Forward and backward reuse buffers owned by the layer: once the shapes are stable they
+/// do not allocate.
+///
+/// ```
+/// use recur_layers::{TimeRnn, ndarray::{Array1, Array2, Array3}};
+/// let (t, n, d, h) = (4, 5, 3, 2);
+/// let wx = Array2::from_elem((d, h), 0.1f64);
+/// let wh = Array2::from_elem((h, h), -0.2f64);
+/// let b = Array1::from_elem(h, 0.05f64);
+/// let mut rnn = TimeRnn::new(wx, wh, b)?;
+/// let xs = Array3::from_elem((t, n, d), 1.0f64);
+/// let hs = rnn.forward(xs.view())?.to_owned();              // (T, N, H)
+/// assert_eq!(hs.dim(), (t, n, h));
+/// assert!((hs[[0, 0, 0]] - (0.3f64 + 0.05).tanh()).abs() < 1e-15);
+/// let dxs = rnn.backward(Array3::ones((t, n, h)).view())?;  // (T, N, D)
+/// assert_eq!(dxs.dim(), (t, n, d));
+/// assert_eq!(rnn.grad_wh().dim(), (h, h));
+/// # Ok::<(), recur_layers::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TimeRnn<T> {
+    wx: Array2<T>,
+    wh: Array2<T>,
+    b: Array1<T>,
+    grad_wx: Array2<T>,
+    grad_wh: Array2<T>,
+    grad_b: Array1<T>,
+    /// `(N, H)` of the last backward.
+    grad_h0: Array2<T>,
+    stateful: bool,
+    /// The `h0` of the next forward, `(N, H)` row-major, when `state_n` is `Some(N)`.
+    state: Vec<T>,
+    state_n: Option<usize>,
+    /// `(T+1, N, H)`: `h0`, then the `T` hidden states of the last forward.
+    hs: Vec<T>,
+    /// `(T, N, D)`: the input of the last forward (needed for `dWx`).
+    xs: Vec<T>,
+    /// `(T, N)` of the last forward, if any.
+    shape: Option<(usize, usize)>,
+    /// `(T, N, H)` scratch: `dHS` copied when not contiguous, and `DT`.
+    dhs: Vec<T>,
+    dt: Vec<T>,
+    /// `(T, N, D)`: the result of the last backward.
+    dxs: Vec<T>,
+    packed_wh: Option<PackedB<T>>,
+    packed_wh_t: Option<PackedB<T>>,
+    par: Parallelism,
+}
+
+const NEW: &str = "TimeRnn::new";
+
+impl<T: Float> TimeRnn<T> {
+    /// A layer with `wx: (D, H)`, `wh: (H, H)`, `b: (H)` (any memory order).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming `wh` or `b` when their shapes do not match `wx`.
+    pub fn new(wx: Array2<T>, wh: Array2<T>, b: Array1<T>) -> Result<Self> {
+        let (d, h) = wx.dim();
+        check_wh(NEW, h, wh.view())?;
+        check_b(NEW, h, b.view())?;
+        Ok(TimeRnn {
+            wx: wx.as_standard_layout().into_owned(),
+            wh: wh.as_standard_layout().into_owned(),
+            b,
+            grad_wx: Array2::from_elem((d, h), T::ZERO),
+            grad_wh: Array2::from_elem((h, h), T::ZERO),
+            grad_b: Array1::from_elem(h, T::ZERO),
+            grad_h0: Array2::from_elem((0, h), T::ZERO),
+            stateful: false,
+            state: Vec::new(),
+            state_n: None,
+            hs: Vec::new(),
+            xs: Vec::new(),
+            shape: None,
+            dhs: Vec::new(),
+            dt: Vec::new(),
+            dxs: Vec::new(),
+            packed_wh: None,
+            packed_wh_t: None,
+            par: Parallelism::Auto,
+        })
+    }
+
+    /// `D`, the input width.
+    pub fn input_size(&self) -> usize {
+        self.wx.nrows()
+    }
+    /// `H`, the hidden width.
+    pub fn hidden_size(&self) -> usize {
+        self.wx.ncols()
+    }
+
+    /// Turns stateful mode on or off (see the type's docs). Turning it off does not drop
+    /// a state set by [`TimeRnn::set_state`].
+    pub fn set_stateful(&mut self, on: bool) {
+        self.stateful = on;
+    }
+    /// Whether stateful mode is on.
+    pub fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    /// How many threads the GEMMs may use (default [`Parallelism::Auto`]). Results are
+    /// bit-identical for any setting.
+    pub fn set_parallelism(&mut self, par: Parallelism) {
+        self.par = par;
+    }
+
+    /// Sets the `h0` of the next forward, `h: (N, H)` (its `N` must match that forward's).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming `h` if its width is not `H`.
+    pub fn set_state(&mut self, h: ArrayView2<'_, T>) -> Result<()> {
+        let (n, width) = h.dim();
+        if width != self.hidden_size() {
+            return Err(shape_err(
+                "TimeRnn::set_state",
+                "h",
+                format!("(N, H) = (_, {})", self.hidden_size()),
+                &[n, width],
+            ));
+        }
+        self.state.clear();
+        self.state.extend(h.iter().copied());
+        self.state_n = Some(n);
+        Ok(())
+    }
+
+    /// Forgets the state: the next forward starts from `h0 = 0`.
+    pub fn reset_state(&mut self) {
+        self.state_n = None;
+    }
+
+    /// The `h0` the next forward will start from, `(N, H)`: the last hidden state of the
+    /// previous forward in stateful mode, or the state given to `set_state`; `None` means
+    /// zeros.
+    pub fn state(&self) -> Option<ArrayView2<'_, T>> {
+        let n = self.state_n?;
+        ArrayView2::from_shape((n, self.hidden_size()), &self.state[..]).ok()
+    }
+
+    /// `Wx: (D, H)`.
+    pub fn wx(&self) -> ArrayView2<'_, T> {
+        self.wx.view()
+    }
+    /// `Wh: (H, H)`.
+    pub fn wh(&self) -> ArrayView2<'_, T> {
+        self.wh.view()
+    }
+    /// `b: (H)`.
+    pub fn b(&self) -> ArrayView1<'_, T> {
+        self.b.view()
+    }
+    /// `Wx: (D, H)`, writable.
+    pub fn wx_mut(&mut self) -> ArrayViewMut2<'_, T> {
+        self.wx.view_mut()
+    }
+    /// `Wh: (H, H)`, writable (the packed copy is rebuilt before the next pass).
+    pub fn wh_mut(&mut self) -> ArrayViewMut2<'_, T> {
+        self.invalidate_packed();
+        self.wh.view_mut()
+    }
+    /// `b: (H)`, writable.
+    pub fn b_mut(&mut self) -> ArrayViewMut1<'_, T> {
+        self.b.view_mut()
+    }
+
+    /// `dL/dWx: (D, H)` from the last backward.
+    pub fn grad_wx(&self) -> ArrayView2<'_, T> {
+        self.grad_wx.view()
+    }
+    /// `dL/dWh: (H, H)` from the last backward.
+    pub fn grad_wh(&self) -> ArrayView2<'_, T> {
+        self.grad_wh.view()
+    }
+    /// `dL/db: (H)` from the last backward.
+    pub fn grad_b(&self) -> ArrayView1<'_, T> {
+        self.grad_b.view()
+    }
+    /// `dL/dh0: (N, H)` from the last backward: the gradient with respect to the block's
+    /// initial state (the book's `dh`).
+    pub fn grad_h0(&self) -> ArrayView2<'_, T> {
+        self.grad_h0.view()
+    }
+
+    fn invalidate_packed(&mut self) {
+        self.packed_wh = None;
+        self.packed_wh_t = None;
+    }
+
+    /// Runs `xs: (T, N, D)` (any memory order) through the `T` steps and returns
+    /// `hs: (T, N, H)`, row-major contiguous.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming `xs` if its last axis is not `D`, or naming
+    /// `state` if a carried or set state has another batch size than `N`;
+    /// [`Error::SizeOverflow`] if `(T+1)·N·H` overflows. The layer is unchanged.
+    pub fn forward(&mut self, xs: ArrayView3<'_, T>) -> Result<ArrayView3<'_, T>> {
+        let op = "TimeRnn::forward";
+        let (t_len, n, d) = xs.dim();
+        let h = self.hidden_size();
+        if d != self.input_size() {
+            return Err(shape_err(
+                op,
+                "xs",
+                format!("(T, N, D) = (_, _, {})", self.input_size()),
+                &[t_len, n, d],
+            ));
+        }
+        if let Some(sn) = self.state_n {
+            if sn != n {
+                return Err(shape_err(
+                    op,
+                    "state",
+                    format!(
+                        "(N, H) = ({n}, {h}) to match xs: {}",
+                        fmt_shape(&[t_len, n, d])
+                    ),
+                    &[sn, h],
+                ));
+            }
+        }
+        let nh = n.checked_mul(h);
+        let total = nh.and_then(|nh| (t_len.checked_add(1)?).checked_mul(nh));
+        let (Some(nh), Some(total)) = (nh, total) else {
+            return Err(Error::SizeOverflow {
+                op,
+                arg: "xs",
+                shape: format!("(T+1, N, H) = ({t_len}+1, {n}, {h})"),
+            });
+        };
+        self.ensure_packed()?;
+
+        self.xs.clear();
+        self.xs.extend(xs.iter().copied());
+        self.hs.resize(total, T::ZERO);
+        // h0: the carried / set state, or zeros.
+        match self.state_n {
+            Some(_) => self.hs[..nh].copy_from_slice(&self.state[..nh]),
+            None => self.hs[..nh].fill(T::ZERO),
+        }
+        let tn = t_len * n;
+        {
+            // 1. HS[0..T] = XS·Wx + b, one GEMM into the buffer after h0.
+            let xs_m = MatRef::from_slice(&self.xs, tn, d)?;
+            let wx = MatRef::from_slice(self.wx.as_slice().expect("row-major"), d, h)?;
+            let hs_m = MatMut::from_slice(&mut self.hs[nh..], tn, h)?;
+            let bias = self.b.as_slice().expect("contiguous");
+            gemm_with(
+                T::ONE,
+                xs_m,
+                wx,
+                T::ZERO,
+                hs_m,
+                Epilogue::Bias(bias),
+                self.par,
+            )?;
+        }
+        // 2. HS[t] = tanh(HS[t−1]·Wh + HS[t]), in place; slot t of the buffer is HS[t−1].
+        let packed = self.packed_wh.as_ref().expect("packed by ensure_packed");
+        for t in 0..t_len {
+            let (prev, cur) = self.hs[t * nh..(t + 2) * nh].split_at_mut(nh);
+            gemm_packed(
+                T::ONE,
+                MatRef::from_slice(prev, n, h)?,
+                packed,
+                T::ONE,
+                MatMut::from_slice(cur, n, h)?,
+                Epilogue::Tanh,
+                self.par,
+            )?;
+        }
+        if self.stateful {
+            // The last hidden state is the next forward's h0.
+            self.state.resize(nh, T::ZERO);
+            self.state.copy_from_slice(&self.hs[t_len * nh..]);
+            self.state_n = Some(n);
+        } else {
+            self.state_n = None;
+        }
+        self.shape = Some((t_len, n));
+        Ok(ArrayView3::from_shape((t_len, n, h), &self.hs[nh..]).expect("buffer sized (T, N, H)"))
+    }
+
+    fn ensure_packed(&mut self) -> Result<()> {
+        if self.packed_wh.is_none() || self.packed_wh_t.is_none() {
+            let h = self.hidden_size();
+            let wh = MatRef::from_slice(self.wh.as_slice().expect("row-major"), h, h)?;
+            self.packed_wh = Some(PackedB::new(wh)?);
+            self.packed_wh_t = Some(PackedB::new(wh.t())?);
+        }
+        Ok(())
+    }
+
+    /// Back-propagates `dhs: (T, N, H)` (any memory order; the gradient of the loss with
+    /// respect to every output of the last forward) and returns `dxs: (T, N, D)`.
+    /// Overwrites `grad_wx`, `grad_wh`, `grad_b` and `grad_h0`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] before any forward; [`Error::ShapeMismatch`] naming `dhs`
+    /// if it is not `(T, N, H)` of the last forward. The layer is unchanged.
+    pub fn backward(&mut self, dhs: ArrayView3<'_, T>) -> Result<ArrayView3<'_, T>> {
+        let op = "TimeRnn::backward";
+        let (t_len, n) = self.shape.ok_or(Error::InvalidState {
+            op,
+            reason: "backward called before forward",
+        })?;
+        let (d, h) = (self.input_size(), self.hidden_size());
+        if dhs.dim() != (t_len, n, h) {
+            let (a, b, c) = dhs.dim();
+            return Err(shape_err(
+                op,
+                "dhs",
+                format!("(T, N, H) = ({t_len}, {n}, {h}) of the last forward"),
+                &[a, b, c],
+            ));
+        }
+        self.ensure_packed()?;
+        let nh = n * h;
+        let tn = t_len * n;
+        let dhs_slice: &[T] = match dhs.as_slice() {
+            Some(s) => s,
+            None => {
+                self.dhs.clear();
+                self.dhs.extend(dhs.iter().copied());
+                &self.dhs
+            }
+        };
+        self.dt.resize(tn * h, T::ZERO);
+        self.dxs.resize(tn * d, T::ZERO);
+        self.grad_h0 = if self.grad_h0.dim() == (n, h) {
+            std::mem::take(&mut self.grad_h0)
+        } else {
+            Array2::from_elem((n, h), T::ZERO)
+        };
+        if t_len == 0 {
+            self.grad_wx.fill(T::ZERO);
+            self.grad_wh.fill(T::ZERO);
+            self.grad_b.fill(T::ZERO);
+            self.grad_h0.fill(T::ZERO);
+            return Ok(ArrayView3::from_shape((0, n, d), &self.dxs[..]).expect("empty"));
+        }
+        let packed_t = self.packed_wh_t.as_ref().expect("packed by ensure_packed");
+        let last = t_len - 1;
+        // 1. DT[T−1] = dHS[T−1] ⊙ (1 − HS[T−1]²); HS[t] is slot t + 1 of the buffer.
+        tanh_backward(
+            &self.hs[(last + 1) * nh..(last + 2) * nh],
+            &dhs_slice[last * nh..],
+            &mut self.dt[last * nh..],
+        )?;
+        // 2. DT[t−1] = (DT[t]·Whᵀ + dHS[t−1]) ⊙ (1 − HS[t−1]²).
+        for t in (1..t_len).rev() {
+            let (lower, upper) = self.dt.split_at_mut(t * nh);
+            let dt_t = &upper[..nh];
+            let dt_prev = &mut lower[(t - 1) * nh..];
+            let e = MatRef::from_slice(&dhs_slice[(t - 1) * nh..t * nh], n, h)?;
+            let y = MatRef::from_slice(&self.hs[t * nh..(t + 1) * nh], n, h)?;
+            gemm_packed(
+                T::ONE,
+                MatRef::from_slice(dt_t, n, h)?,
+                packed_t,
+                T::ZERO,
+                MatMut::from_slice(dt_prev, n, h)?,
+                Epilogue::TanhBackward { e, y },
+                self.par,
+            )?;
+        }
+        let dt = MatRef::from_slice(&self.dt, tn, h)?;
+        // 3. dh0 = DT[0]·Whᵀ
+        gemm_packed(
+            T::ONE,
+            MatRef::from_slice(&self.dt[..nh], n, h)?,
+            packed_t,
+            T::ZERO,
+            MatMut::from_slice(self.grad_h0.as_slice_mut().expect("row-major"), n, h)?,
+            Epilogue::None,
+            self.par,
+        )?;
+        // dWh = [h0; HS[0..T−1]]ᵀ·DT: the first T slots of the buffer, one (T·N, H) matrix.
+        let prev = MatRef::from_slice(&self.hs[..tn * h], tn, h)?;
+        let gwh = MatMut::from_slice(self.grad_wh.as_slice_mut().expect("row-major"), h, h)?;
+        gemm_with(T::ONE, prev.t(), dt, T::ZERO, gwh, Epilogue::None, self.par)?;
+        // dWx = XSᵀ·DT
+        let xs = MatRef::from_slice(&self.xs, tn, d)?;
+        let gwx = MatMut::from_slice(self.grad_wx.as_slice_mut().expect("row-major"), d, h)?;
+        gemm_with(T::ONE, xs.t(), dt, T::ZERO, gwx, Epilogue::None, self.par)?;
+        // dXS = DT·Wxᵀ
+        let wx = MatRef::from_slice(self.wx.as_slice().expect("row-major"), d, h)?;
+        let dxs = MatMut::from_slice(&mut self.dxs, tn, d)?;
+        gemm_with(T::ONE, dt, wx.t(), T::ZERO, dxs, Epilogue::None, self.par)?;
+        // db = column sums of DT.
+        let gb = self.grad_b.as_slice_mut().expect("contiguous");
+        gb.fill(T::ZERO);
+        for row in self.dt.chunks_exact(h.max(1)) {
+            for (g, &x) in gb.iter_mut().zip(row) {
+                *g += x;
+            }
+        }
+        Ok(ArrayView3::from_shape((t_len, n, d), &self.dxs[..]).expect("buffer sized (T, N, D)"))
+    }
+}
+
+fn check_wh<T>(op: &'static str, h: usize, wh: ArrayView2<'_, T>) -> Result<()> {
+    if wh.dim() != (h, h) {
+        let (a, b) = wh.dim();
+        return Err(shape_err(
+            op,
+            "wh",
+            format!("(H, H) = ({h}, {h}) to match wx: (D, H)"),
+            &[a, b],
+        ));
+    }
+    Ok(())
+}
+
+fn check_b<T>(op: &'static str, h: usize, b: ArrayView1<'_, T>) -> Result<()> {
+    if b.len() != h {
+        return Err(shape_err(
+            op,
+            "b",
+            format!("(H) = ({h}) to match wx: (D, H)"),
+            &[b.len()],
+        ));
+    }
+    Ok(())
+}
+
+impl<T: Float> Parameters<T> for TimeRnn<T> {
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
+        self.invalidate_packed();
+        vec![
+            ParamMut {
+                name: "wx",
+                value: self.wx.view_mut().into_dyn(),
+                grad: self.grad_wx.view().into_dyn(),
+            },
+            ParamMut {
+                name: "wh",
+                value: self.wh.view_mut().into_dyn(),
+                grad: self.grad_wh.view().into_dyn(),
+            },
+            ParamMut {
+                name: "b",
+                value: self.b.view_mut().into_dyn(),
+                grad: self.grad_b.view().into_dyn(),
+            },
+        ]
+    }
+}
