@@ -4,7 +4,7 @@
 
 use crate::ndarray::{Array1, Array2, Array3, ArrayD, ArrayViewMutD};
 use crate::GradCheck;
-use recur_layers::{Embedding, Result, TimeRnn};
+use recur_layers::{Embedding, Parameters, Result, SoftmaxCrossEntropy, TimeAffine, TimeRnn};
 
 /// Checks a [`TimeRnn<f64>`]: tensors `wx`, `wh`, `b`, `xs`, and `h0` when an initial
 /// state is given (passed with `set_state` before every forward).
@@ -129,5 +129,78 @@ impl GradCheck for EmbeddingCheck {
         self.emb.forward(self.ids.view())?;
         self.emb.backward(self.r.view())?;
         Ok(vec![self.emb.grad_w().to_owned().into_dyn()])
+    }
+}
+
+/// Checks a [`TimeAffine<f64>`]: tensors `w`, `b`, `xs`.
+#[derive(Debug)]
+pub struct TimeAffineCheck {
+    /// The layer under test.
+    pub fc: TimeAffine<f64>,
+    /// Input `(T, N, H)`.
+    pub xs: Array3<f64>,
+    /// Loss weights `(T, N, V)`.
+    pub r: Array3<f64>,
+}
+
+impl GradCheck for TimeAffineCheck {
+    fn tensor_names(&self) -> Vec<String> {
+        vec!["w".into(), "b".into(), "xs".into()]
+    }
+
+    fn tensor_mut(&mut self, i: usize) -> ArrayViewMutD<'_, f64> {
+        match i {
+            0 | 1 => {
+                let mut p = self.fc.params_mut();
+                p.swap_remove(i).value
+            }
+            _ => self.xs.view_mut().into_dyn(),
+        }
+    }
+
+    fn loss(&mut self) -> Result<f64> {
+        let ys = self.fc.forward(self.xs.view())?;
+        Ok((&ys * &self.r).sum())
+    }
+
+    fn gradients(&mut self) -> Result<Vec<ArrayD<f64>>> {
+        self.fc.forward(self.xs.view())?;
+        let dxs = self.fc.backward(self.r.view())?.to_owned();
+        Ok(vec![
+            self.fc.grad_w().to_owned().into_dyn(),
+            self.fc.grad_b().to_owned().into_dyn(),
+            dxs.into_dyn(),
+        ])
+    }
+}
+
+/// Checks a [`SoftmaxCrossEntropy<f64>`]: the gradient of the mean loss with respect to
+/// tensor `scores`.
+#[derive(Debug)]
+pub struct SoftmaxCheck {
+    /// The loss under test.
+    pub loss: SoftmaxCrossEntropy<f64>,
+    /// Scores `(T, N, V)`.
+    pub scores: Array3<f64>,
+    /// Targets `(T, N)`.
+    pub targets: Array2<u32>,
+}
+
+impl GradCheck for SoftmaxCheck {
+    fn tensor_names(&self) -> Vec<String> {
+        vec!["scores".into()]
+    }
+
+    fn tensor_mut(&mut self, _i: usize) -> ArrayViewMutD<'_, f64> {
+        self.scores.view_mut().into_dyn()
+    }
+
+    fn loss(&mut self) -> Result<f64> {
+        self.loss.forward(self.scores.view(), self.targets.view())
+    }
+
+    fn gradients(&mut self) -> Result<Vec<ArrayD<f64>>> {
+        self.loss.forward(self.scores.view(), self.targets.view())?;
+        Ok(vec![self.loss.backward(1.0)?.to_owned().into_dyn()])
     }
 }

@@ -50,7 +50,7 @@ pub mod report;
 pub mod strategies;
 
 pub use fd::{central_difference, FdOptions};
-pub use harness::{EmbeddingCheck, TimeRnnCheck};
+pub use harness::{EmbeddingCheck, SoftmaxCheck, TimeAffineCheck, TimeRnnCheck};
 pub use recur_layers::ndarray;
 pub use recur_layers::{Error, Result};
 pub use report::{Comparison, GradReport, Tolerance};

@@ -202,3 +202,46 @@ fn strategies_produce_requested_shapes() {
         (2, 1, 3)
     );
 }
+
+proptest! {
+    #![proptest_config(config(48))]
+
+    /// TimeAffine: dW, db, dxs agree with finite differences.
+    #[test]
+    fn time_affine_gradients_match_finite_differences(
+        dims in rnn_dims(),
+        v in 1usize..=12,
+        seed in any::<u64>(),
+    ) {
+        let (t, n, h) = (dims.t, dims.n, dims.h);
+        let val = |i: usize| ((seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+        let w = Array2::from_shape_fn((h, v), |(a, b)| val(a * v + b));
+        let b = recur_check::ndarray::Array1::from_shape_fn(v, |a| val(500 + a));
+        let xs = Array3::from_shape_fn((t, n, h), |(a, b2, c)| val(1000 + (a * n + b2) * h + c));
+        let r = Array3::from_shape_fn((t, n, v), |(a, b2, c)| val(5000 + (a * n + b2) * v + c));
+        let mut check = recur_check::TimeAffineCheck { fc: recur_layers::TimeAffine::new(w, b).unwrap(), xs, r };
+        let report = check_gradients(&mut check, &CheckOptions::default()).unwrap();
+        prop_assert!(report.passed(), "{}", report);
+    }
+
+    /// Softmax cross-entropy: the gradient of the mean loss (with an ignored label in
+    /// play) agrees with finite differences.
+    #[test]
+    fn softmax_cross_entropy_gradient_matches_finite_differences(
+        dims in rnn_dims(),
+        v in 1usize..=12,
+        scores_seed in any::<u64>(),
+        ignore_some in any::<bool>(),
+    ) {
+        let (t, n) = (dims.t, dims.n);
+        let val = |i: usize| ((scores_seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 11) as f64 / (1u64 << 53) as f64 * 6.0 - 3.0;
+        let scores = Array3::from_shape_fn((t, n, v), |(a, b, c)| val((a * n + b) * v + c));
+        let targets = Array2::from_shape_fn((t, n), |(a, b)| {
+            if ignore_some && (a + b) % 3 == 0 { u32::MAX } else { ((a * 7 + b * 3) % v) as u32 }
+        });
+        let loss = recur_layers::SoftmaxCrossEntropy::new().with_ignore_label(Some(u32::MAX));
+        let mut check = recur_check::SoftmaxCheck { loss, scores, targets };
+        let report = check_gradients(&mut check, &CheckOptions::default()).unwrap();
+        prop_assert!(report.passed(), "{}", report);
+    }
+}

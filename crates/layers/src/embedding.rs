@@ -164,7 +164,7 @@ impl<T: Float> Parameters<T> for Embedding<T> {
         vec![ParamMut {
             name: "w",
             value: self.w.view_mut().into_dyn(),
-            grad: self.grad_w.view().into_dyn(),
+            grad: self.grad_w.view_mut().into_dyn(),
         }]
     }
 }

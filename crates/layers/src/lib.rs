@@ -2,7 +2,9 @@
 //!
 //! The layers of a recurrent language model, forward and backward, on top of the SIMD
 //! kernels of `recur-kernels`: [`Embedding`] and [`TimeRnn`] (the vanilla tanh RNN of the
-//! book "Deep Learning from Scratch 2", chapter 5, unrolled over `T` steps).
+//! book "Deep Learning from Scratch 2", chapter 5, unrolled over `T` steps), plus what
+//! training one needs: [`TimeAffine`], [`SoftmaxCrossEntropy`], [`Sgd`], [`Adam`] and
+//! [`clip_grads`].
 //!
 //! ## Notation
 //! | letter | meaning |
@@ -30,16 +32,22 @@
 
 #![forbid(unsafe_code)]
 
+pub mod affine;
 pub mod embedding;
 pub mod layout;
+pub mod optim;
 pub mod param;
+pub mod softmax;
 pub mod time_rnn;
 
+pub use affine::TimeAffine;
 pub use embedding::Embedding;
 pub use layout::{ids_to_batch_major, ids_to_time_major, to_batch_major, to_time_major};
 pub use ndarray;
+pub use optim::{clip_grads, Adam, Optimizer, Sgd};
 pub use param::{ParamMut, Parameters};
 pub use recur_kernels::{Error, Float, Parallelism, Result};
+pub use softmax::SoftmaxCrossEntropy;
 pub use time_rnn::TimeRnn;
 
 pub(crate) mod util {

@@ -1,6 +1,6 @@
 //! Access to a layer's parameters and their gradients, for optimizers.
 
-use ndarray::{ArrayViewD, ArrayViewMutD};
+use ndarray::ArrayViewMutD;
 
 /// One parameter of a layer: its value (to update in place) and its gradient (from the
 /// last `backward`).
@@ -10,8 +10,9 @@ pub struct ParamMut<'a, T> {
     pub name: &'static str,
     /// The parameter, writable.
     pub value: ArrayViewMutD<'a, T>,
-    /// The gradient of the loss with respect to the parameter.
-    pub grad: ArrayViewD<'a, T>,
+    /// The gradient of the loss with respect to the parameter, from the last `backward`
+    /// (writable, so that gradient clipping can scale it in place).
+    pub grad: ArrayViewMutD<'a, T>,
 }
 
 /// A layer with trainable parameters.

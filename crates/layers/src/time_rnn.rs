@@ -473,17 +473,17 @@ impl<T: Float> Parameters<T> for TimeRnn<T> {
             ParamMut {
                 name: "wx",
                 value: self.wx.view_mut().into_dyn(),
-                grad: self.grad_wx.view().into_dyn(),
+                grad: self.grad_wx.view_mut().into_dyn(),
             },
             ParamMut {
                 name: "wh",
                 value: self.wh.view_mut().into_dyn(),
-                grad: self.grad_wh.view().into_dyn(),
+                grad: self.grad_wh.view_mut().into_dyn(),
             },
             ParamMut {
                 name: "b",
                 value: self.b.view_mut().into_dyn(),
-                grad: self.grad_b.view().into_dyn(),
+                grad: self.grad_b.view_mut().into_dyn(),
             },
         ]
     }
