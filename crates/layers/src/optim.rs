@@ -162,7 +162,7 @@ pub fn grad_norm<T: Float>(params: &[ParamMut<'_, T>]) -> f64 {
 /// are: scaling by a non-finite rate would destroy them); [`Error::InvalidArgument`] if
 /// `max_norm` is not positive.
 pub fn clip_grads<T: Float>(params: &mut [ParamMut<'_, T>], max_norm: T) -> Result<f64> {
-    if !(max_norm > T::ZERO) {
+    if max_norm.partial_cmp(&T::ZERO) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::InvalidArgument {
             op: "clip_grads",
             arg: "max_norm",
