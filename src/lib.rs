@@ -1,7 +1,8 @@
 //! # recur
 //!
 //! Facade of the recur workspace: SIMD kernels ([`kernels`]), recurrent layers
-//! ([`layers`]) and gradient verification ([`check`]).
+//! ([`layers`]), gradient verification ([`check`]), and an RNN language model with its
+//! trainer ([`lm`]), which the `recur` command runs.
 //!
 //! ```
 //! use recur::layers::ndarray::{array, Array1, Array2};
@@ -16,6 +17,9 @@
 //! assert_eq!(hs.dim(), (4, 2, 4));
 //! # Ok::<(), recur::kernels::Error>(())
 //! ```
+
+pub mod baseline;
+pub mod lm;
 
 pub use recur_check as check;
 pub use recur_kernels as kernels;

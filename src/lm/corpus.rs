@@ -1,0 +1,141 @@
+//! Reading a corpus in the Penn Treebank format: one sentence per line, words split on
+//! white space, every newline a `<eos>` token, ids in order of first appearance.
+
+use super::error::{LmError, LmResult};
+use std::collections::HashMap;
+
+/// The end-of-sentence token that stands for each newline.
+pub const EOS: &str = "<eos>";
+
+/// Words and their ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vocab {
+    words: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl Vocab {
+    /// The id of `word`, adding it if new.
+    pub fn id_or_insert(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        self.words.push(word.to_string());
+        self.ids.insert(word.to_string(), id);
+        id
+    }
+    /// The id of `word`, if known.
+    pub fn id(&self, word: &str) -> Option<u32> {
+        self.ids.get(word).copied()
+    }
+    /// The word of `id`, if any.
+    pub fn word(&self, id: u32) -> Option<&str> {
+        self.words.get(id as usize).map(String::as_str)
+    }
+    /// `V`, the number of words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+    /// Whether there are no words.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+/// A tokenised corpus.
+#[derive(Clone, Debug, Default)]
+pub struct Corpus {
+    /// The word ids, in text order.
+    pub ids: Vec<u32>,
+    /// The vocabulary (of the whole text read, or of the first `max_tokens` words).
+    pub vocab: Vocab,
+}
+
+impl Corpus {
+    /// Tokenises `text`; `max_tokens` keeps the first words only (their vocabulary too).
+    ///
+    /// ```
+    /// use recur::lm::corpus::Corpus;
+    /// let c = Corpus::from_text(" the cat \n the dog \n", None);
+    /// assert_eq!(c.ids, [0, 1, 2, 0, 3, 2]);
+    /// assert_eq!(c.vocab.word(2), Some("<eos>"));
+    /// ```
+    pub fn from_text(text: &str, max_tokens: Option<usize>) -> Corpus {
+        Self::extend_text(text, max_tokens, Vocab::default())
+    }
+
+    /// Tokenises `text` with an existing vocabulary (for held-out text): new words get new
+    /// ids after the known ones.
+    pub fn extend_text(text: &str, max_tokens: Option<usize>, vocab: Vocab) -> Corpus {
+        let mut c = Corpus {
+            ids: Vec::new(),
+            vocab,
+        };
+        let limit = max_tokens.unwrap_or(usize::MAX);
+        let mut segments = text.split('\n').peekable();
+        'outer: while let Some(seg) = segments.next() {
+            for w in seg.split_whitespace() {
+                if c.ids.len() >= limit {
+                    break 'outer;
+                }
+                let id = c.vocab.id_or_insert(w);
+                c.ids.push(id);
+            }
+            if segments.peek().is_some() {
+                if c.ids.len() >= limit {
+                    break;
+                }
+                let id = c.vocab.id_or_insert(EOS);
+                c.ids.push(id);
+            }
+        }
+        c
+    }
+
+    /// Reads and tokenises a file.
+    ///
+    /// # Errors
+    /// [`LmError::Io`] if it cannot be read, [`LmError::Corpus`] if it is not UTF-8.
+    pub fn from_file(path: &str, max_tokens: Option<usize>) -> LmResult<Corpus> {
+        let bytes = std::fs::read(path).map_err(|source| LmError::Io {
+            path: path.to_string(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            LmError::Corpus(format!(
+                "{path} is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Ok(Corpus::from_text(&text, max_tokens))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_cases() {
+        assert!(Corpus::from_text("", None).ids.is_empty());
+        assert_eq!(Corpus::from_text("one", None).ids, [0]);
+        assert_eq!(Corpus::from_text("a b\nc", Some(100)).ids, [0, 1, 2, 3]);
+        assert_eq!(Corpus::from_text("a b\nc", Some(2)).ids, [0, 1]);
+        assert_eq!(Corpus::from_text("a b\nc", Some(3)).vocab.len(), 3);
+        assert_eq!(Corpus::from_text("\n\n", None).ids, [0, 0]);
+    }
+
+    #[test]
+    fn non_utf8_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("recur-corpus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("bad.txt");
+        std::fs::write(&p, b"ok \xff\xfe bad\n").unwrap();
+        let err = Corpus::from_file(p.to_str().unwrap(), None).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        let missing =
+            Corpus::from_file(dir.join("missing.txt").to_str().unwrap(), None).unwrap_err();
+        assert!(matches!(missing, LmError::Io { .. }));
+    }
+}

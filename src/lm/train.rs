@@ -1,0 +1,193 @@
+//! Training and evaluation with the book's batching: `N` cursors spaced `len / N` apart
+//! in the corpus, a time index that wraps around, `T`-step windows, the hidden state
+//! carried from one window to the next.
+
+use super::error::{LmError, LmResult};
+use super::model::SimpleRnnlm;
+use recur_kernels::Float;
+use recur_layers::ndarray::Array2;
+use recur_layers::optim::{clip_grads, Optimizer};
+use recur_layers::Parameters;
+use std::time::Instant;
+
+/// Batching and optimisation settings.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainConfig {
+    /// `N`, sequences per window.
+    pub batch: usize,
+    /// `T`, steps per window.
+    pub time: usize,
+    /// Epochs (passes of `len / (N·T)` windows).
+    pub epochs: usize,
+    /// Global-norm clipping threshold, if any.
+    pub max_grad: Option<f64>,
+}
+
+/// What one epoch achieved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean loss over the epoch's windows (nats per word).
+    pub loss: f64,
+    /// `exp(loss)`.
+    pub perplexity: f64,
+    /// Tokens (`N·T` per window) per second of wall time.
+    pub tokens_per_sec: f64,
+    /// Wall time of the epoch.
+    pub seconds: f64,
+}
+
+/// The book's mini-batch cursor over a corpus.
+#[derive(Clone, Debug)]
+pub struct Batcher {
+    batch: usize,
+    time: usize,
+    offsets: Vec<usize>,
+    time_idx: usize,
+    data_size: usize,
+    xs: Array2<u32>,
+    ts: Array2<u32>,
+}
+
+impl Batcher {
+    /// Cursors over `corpus` (inputs `corpus[..len−1]`, targets `corpus[1..]`).
+    ///
+    /// # Errors
+    /// [`LmError::Corpus`] if the corpus has fewer than `N·T + 1` tokens (no full window).
+    pub fn new(corpus_len: usize, batch: usize, time: usize) -> LmResult<Self> {
+        let data_size = corpus_len.saturating_sub(1);
+        if batch == 0 || time == 0 {
+            return Err(LmError::Corpus(format!(
+                "batch ({batch}) and time ({time}) must be at least 1"
+            )));
+        }
+        if data_size < batch * time {
+            return Err(LmError::Corpus(format!(
+                "{corpus_len} tokens are too few for one window of batch x time = {batch} x {time} (need {})",
+                batch * time + 1
+            )));
+        }
+        let jump = data_size / batch;
+        Ok(Batcher {
+            batch,
+            time,
+            offsets: (0..batch).map(|i| i * jump).collect(),
+            time_idx: 0,
+            data_size,
+            xs: Array2::zeros((time, batch)),
+            ts: Array2::zeros((time, batch)),
+        })
+    }
+
+    /// Windows per epoch: `(len − 1) / (N·T)`.
+    pub fn windows_per_epoch(&self) -> usize {
+        self.data_size / (self.batch * self.time)
+    }
+
+    /// The next window, time-major: inputs and targets `(T, N)`.
+    pub fn next_window(&mut self, corpus: &[u32]) -> (&Array2<u32>, &Array2<u32>) {
+        for t in 0..self.time {
+            for (n, &off) in self.offsets.iter().enumerate() {
+                let pos = (off + self.time_idx) % self.data_size;
+                self.xs[[t, n]] = corpus[pos];
+                self.ts[[t, n]] = corpus[pos + 1];
+            }
+            self.time_idx += 1;
+        }
+        (&self.xs, &self.ts)
+    }
+}
+
+/// Trains `model` on `corpus`, calling `on_window(window_index_in_epoch, windows, loss)`
+/// after each window and `on_epoch` after each epoch.
+///
+/// # Errors
+/// A corpus too short for one window ([`LmError::Corpus`]), an id `>= V`, or a
+/// non-finite gradient norm when clipping ([`LmError::Layer`]).
+pub fn train<T: Float, O: Optimizer<T>>(
+    model: &mut SimpleRnnlm<T>,
+    corpus: &[u32],
+    cfg: &TrainConfig,
+    optimizer: &mut O,
+    mut on_window: impl FnMut(usize, usize, f64),
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> LmResult<Vec<EpochStats>> {
+    let mut batcher = Batcher::new(corpus.len(), cfg.batch, cfg.time)?;
+    let windows = batcher.windows_per_epoch();
+    let mut stats = Vec::with_capacity(cfg.epochs);
+    for epoch in 1..=cfg.epochs {
+        let start = Instant::now();
+        let mut total = 0.0f64;
+        for w in 0..windows {
+            let (xs, ts) = batcher.next_window(corpus);
+            let loss = model.forward(xs.view(), ts.view())?.to_f64();
+            model.backward()?;
+            let mut params = model.params_mut();
+            if let Some(max) = cfg.max_grad {
+                clip_grads(&mut params, T::from_f64(max))?;
+            }
+            optimizer.step(&mut params)?;
+            total += loss;
+            on_window(w, windows, loss);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let loss = total / windows as f64;
+        let s = EpochStats {
+            epoch,
+            loss,
+            perplexity: loss.exp(),
+            tokens_per_sec: (windows * cfg.batch * cfg.time) as f64 / seconds.max(1e-12),
+            seconds,
+        };
+        on_epoch(&s);
+        stats.push(s);
+    }
+    Ok(stats)
+}
+
+/// Perplexity of `model` on `corpus` (forward only): `N` streams of consecutive
+/// `T`-step windows, state carried, `exp` of the mean loss. The model's carried state is
+/// reset before and after.
+///
+/// # Errors
+/// A corpus too short for one window, or an id `>= V`.
+pub fn eval_perplexity<T: Float>(
+    model: &mut SimpleRnnlm<T>,
+    corpus: &[u32],
+    batch: usize,
+    time: usize,
+) -> LmResult<f64> {
+    let mut batcher = Batcher::new(corpus.len(), batch, time)?;
+    let windows = batcher.windows_per_epoch();
+    model.reset_state();
+    let mut total = 0.0f64;
+    for _ in 0..windows {
+        let (xs, ts) = batcher.next_window(corpus);
+        total += model.forward(xs.view(), ts.view())?.to_f64();
+    }
+    model.reset_state();
+    Ok((total / windows as f64).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batcher_follows_the_book() {
+        let corpus: Vec<u32> = (0..21).collect();
+        let mut b = Batcher::new(corpus.len(), 2, 3).unwrap();
+        assert_eq!(b.windows_per_epoch(), 3); // 20 / 6
+        let (xs, ts) = b.next_window(&corpus);
+        // cursors at 0 and 10; time-major (T, N)
+        assert_eq!(xs.column(0).to_vec(), vec![0, 1, 2]);
+        assert_eq!(xs.column(1).to_vec(), vec![10, 11, 12]);
+        assert_eq!(ts.column(1).to_vec(), vec![11, 12, 13]);
+        let (xs, _) = b.next_window(&corpus);
+        assert_eq!(xs.column(0).to_vec(), vec![3, 4, 5]);
+        assert!(Batcher::new(6, 2, 3).is_err());
+        assert!(Batcher::new(7, 2, 3).is_ok());
+        assert!(Batcher::new(0, 1, 1).is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! `recur seed` (the lecture's example) and `recur gradcheck` (every layer's gradients
+//! against finite differences, on random shapes).
+
+use recur::check::harness::{EmbeddingCheck, SoftmaxCheck, TimeAffineCheck, TimeRnnCheck};
+use recur::check::{check_gradients, CheckOptions, GradCheck};
+use recur::kernels::simd_level;
+use recur::layers::ndarray::{array, Array1, Array2, Array3};
+use recur::layers::{ids_to_time_major, Embedding, SoftmaxCrossEntropy, TimeAffine, TimeRnn};
+use recur::lm::rng::Rng;
+use recur::lm::{LmError, LmResult};
+
+/// The lecture's 5 sentences of 4 word ids through Embedding and TimeRnn.
+pub fn run() -> LmResult<()> {
+    println!("recur seed: SIMD level {}", simd_level());
+    let ids = array![
+        [0u32, 1, 2, 3],
+        [0, 3, 4, 2],
+        [5, 6, 7, 5],
+        [9, 1, 2, 5],
+        [4, 5, 6, 8]
+    ];
+    let (v, d, h) = (10, 3, 4);
+    let tm = ids_to_time_major(ids.view());
+    let w_embed = Array2::from_shape_fn((v, d), |(i, j)| ((i * 7 + j * 3) as f32 * 0.37).sin());
+    let wx = Array2::from_shape_fn((d, h), |(i, j)| ((i * 5 + j) as f32 * 0.91).cos() * 0.8);
+    let wh = Array2::from_shape_fn((h, h), |(i, j)| {
+        ((i * 3 + j * 11) as f32 * 0.53).sin() * 0.6
+    });
+    let b = Array1::from_shape_fn(h, |j| 0.1 * j as f32 - 0.15);
+    let mut emb = Embedding::new(w_embed);
+    let mut rnn = TimeRnn::new(wx, wh, b)?;
+    println!(
+        "ids  (N, T)    = {:?} -> time-major (T, N) = {:?}",
+        ids.dim(),
+        tm.dim()
+    );
+    let xs = emb.forward(tm.view())?.to_owned();
+    println!(
+        "xs   (T, N, D) = {:?}   (Embedding, V = {v}, D = {d})",
+        xs.dim()
+    );
+    let hs = rnn.forward(xs.view())?.to_owned();
+    println!("hs   (T, N, H) = {:?}   (TimeRnn, H = {h})", hs.dim());
+    println!("h at the last step, one row per sentence:");
+    for n in 0..hs.dim().1 {
+        let row: Vec<String> = (0..h).map(|j| format!("{:+.5}", hs[[3, n, j]])).collect();
+        println!("  sentence {n}: [{}]", row.join(", "));
+    }
+    let dxs = rnn.backward(Array3::ones(hs.dim()).view())?.to_owned();
+    emb.backward(dxs.view())?;
+    println!(
+        "backward: dxs {:?}, dW_embed {:?}",
+        dxs.dim(),
+        emb.grad_w().dim()
+    );
+    Ok(())
+}
+
+fn randn2(rng: &mut Rng, r: usize, c: usize) -> Array2<f64> {
+    Array2::from_shape_simple_fn((r, c), || rng.uniform() * 2.0 - 1.0)
+}
+fn randn3(rng: &mut Rng, a: usize, b: usize, c: usize) -> Array3<f64> {
+    Array3::from_shape_simple_fn((a, b, c), || rng.uniform() * 2.0 - 1.0)
+}
+
+/// Every layer's gradients on `cases` random shapes, as a table; fails if any fails.
+pub fn gradcheck(cases: usize, seed: u64) -> LmResult<()> {
+    let mut rng = Rng::new(seed);
+    let opts = CheckOptions::default();
+    println!(
+        "recur gradcheck: f64, central differences with Richardson (h = {}), pass if |a - n| <= {} + {}|n|; SIMD {}",
+        opts.fd.step,
+        opts.tol.atol,
+        opts.tol.rtol,
+        simd_level()
+    );
+    println!(
+        "{:<22} {:<7} {:>16} {:>12}  verdict",
+        "layer", "tensor", "(T, N, D|V, H)", "max rel err"
+    );
+    let mut all_ok = true;
+    for case in 0..cases {
+        let t = 1 + rng.below(6);
+        let n = 1 + rng.below(4);
+        let d = 1 + rng.below(12);
+        let h = 1 + rng.below(12);
+        let v = 1 + rng.below(20);
+        let shape = format!("({t}, {n}, {d}, {h})");
+        let h0 = if case % 2 == 0 {
+            Some(randn2(&mut rng, n, h))
+        } else {
+            None
+        };
+        let mut rnn = TimeRnnCheck::new(
+            randn2(&mut rng, d, h),
+            randn2(&mut rng, h, h),
+            Array1::from_shape_simple_fn(h, || rng.uniform() - 0.5),
+            randn3(&mut rng, t, n, d),
+            h0,
+            randn3(&mut rng, t, n, h),
+            case % 2 == 0,
+        )?;
+        all_ok &= report("TimeRnn", &shape, &mut rnn, &opts)?;
+        let ids = Array2::from_shape_simple_fn((t, n), || rng.below(v.min(4)) as u32);
+        let mut emb = EmbeddingCheck {
+            emb: Embedding::new(randn2(&mut rng, v, d)),
+            ids,
+            r: randn3(&mut rng, t, n, d),
+        };
+        all_ok &= report(
+            "Embedding",
+            &format!("({t}, {n}, {v}, {d})"),
+            &mut emb,
+            &opts,
+        )?;
+        let mut fc = TimeAffineCheck {
+            fc: TimeAffine::new(
+                randn2(&mut rng, h, v),
+                Array1::from_shape_simple_fn(v, || rng.uniform()),
+            )?,
+            xs: randn3(&mut rng, t, n, h),
+            r: randn3(&mut rng, t, n, v),
+        };
+        all_ok &= report(
+            "TimeAffine",
+            &format!("({t}, {n}, {v}, {h})"),
+            &mut fc,
+            &opts,
+        )?;
+        let mut sm = SoftmaxCheck {
+            loss: SoftmaxCrossEntropy::new(),
+            scores: randn3(&mut rng, t, n, v).mapv(|x| 3.0 * x),
+            targets: Array2::from_shape_simple_fn((t, n), || rng.below(v) as u32),
+        };
+        all_ok &= report(
+            "SoftmaxCrossEntropy",
+            &format!("({t}, {n}, {v}, -)"),
+            &mut sm,
+            &opts,
+        )?;
+    }
+    if all_ok {
+        println!("all gradients agree with finite differences");
+        Ok(())
+    } else {
+        Err(LmError::CheckFailed(
+            "some gradient disagrees with finite differences".into(),
+        ))
+    }
+}
+
+fn report<M: GradCheck>(
+    layer: &str,
+    shape: &str,
+    m: &mut M,
+    opts: &CheckOptions,
+) -> LmResult<bool> {
+    let r = check_gradients(m, opts)?;
+    for e in &r.entries {
+        println!(
+            "{layer:<22} {:<7} {shape:>16} {:>12.2e}  {}",
+            e.name,
+            e.max_rel,
+            if e.passed { "ok" } else { "FAIL" }
+        );
+    }
+    Ok(r.passed())
+}
