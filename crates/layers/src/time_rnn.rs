@@ -83,8 +83,10 @@ pub struct TimeRnn<T> {
     dt: Vec<T>,
     /// `(T, N, D)`: the result of the last backward.
     dxs: Vec<T>,
-    packed_wh: Option<PackedB<T>>,
-    packed_wh_t: Option<PackedB<T>>,
+    /// `Wh` and `Whᵀ` packed for the GEMM micro-kernels; `None` until first needed.
+    packed: Option<(PackedB<T>, PackedB<T>)>,
+    /// Whether `packed` still matches `wh` (cleared by every mutable access to it).
+    packed_valid: bool,
     par: Parallelism,
 }
 
@@ -116,8 +118,8 @@ impl<T: Float> TimeRnn<T> {
             dhs: Vec::new(),
             dt: Vec::new(),
             dxs: Vec::new(),
-            packed_wh: None,
-            packed_wh_t: None,
+            packed: None,
+            packed_valid: false,
             par: Parallelism::Auto,
         })
     }
@@ -225,8 +227,7 @@ impl<T: Float> TimeRnn<T> {
     }
 
     fn invalidate_packed(&mut self) {
-        self.packed_wh = None;
-        self.packed_wh_t = None;
+        self.packed_valid = false;
     }
 
     /// Runs `xs: (T, N, D)` (any memory order) through the `T` steps and returns
@@ -298,7 +299,7 @@ impl<T: Float> TimeRnn<T> {
             )?;
         }
         // 2. HS[t] = tanh(HS[t−1]·Wh + HS[t]), in place; slot t of the buffer is HS[t−1].
-        let packed = self.packed_wh.as_ref().expect("packed by ensure_packed");
+        let packed = &self.packed.as_ref().expect("packed by ensure_packed").0;
         for t in 0..t_len {
             let (prev, cur) = self.hs[t * nh..(t + 2) * nh].split_at_mut(nh);
             gemm_packed(
@@ -323,13 +324,22 @@ impl<T: Float> TimeRnn<T> {
         Ok(ArrayView3::from_shape((t_len, n, h), &self.hs[nh..]).expect("buffer sized (T, N, H)"))
     }
 
+    /// Packs `Wh` and `Whᵀ` if they changed since the last pass, reusing the packed
+    /// buffers' allocations.
     fn ensure_packed(&mut self) -> Result<()> {
-        if self.packed_wh.is_none() || self.packed_wh_t.is_none() {
-            let h = self.hidden_size();
-            let wh = MatRef::from_slice(self.wh.as_slice().expect("row-major"), h, h)?;
-            self.packed_wh = Some(PackedB::new(wh)?);
-            self.packed_wh_t = Some(PackedB::new(wh.t())?);
+        if self.packed_valid {
+            return Ok(());
         }
+        let h = self.hidden_size();
+        let wh = MatRef::from_slice(self.wh.as_slice().expect("row-major"), h, h)?;
+        match &mut self.packed {
+            Some((p, pt)) => {
+                p.repack(wh)?;
+                pt.repack(wh.t())?;
+            }
+            None => self.packed = Some((PackedB::new(wh)?, PackedB::new(wh.t())?)),
+        }
+        self.packed_valid = true;
         Ok(())
     }
 
@@ -381,7 +391,7 @@ impl<T: Float> TimeRnn<T> {
             self.grad_h0.fill(T::ZERO);
             return Ok(ArrayView3::from_shape((0, n, d), &self.dxs[..]).expect("empty"));
         }
-        let packed_t = self.packed_wh_t.as_ref().expect("packed by ensure_packed");
+        let packed_t = &self.packed.as_ref().expect("packed by ensure_packed").1;
         let last = t_len - 1;
         // 1. DT[T−1] = dHS[T−1] ⊙ (1 − HS[T−1]²); HS[t] is slot t + 1 of the buffer.
         tanh_backward(
