@@ -110,8 +110,7 @@ impl<T: Float> TimeAffine<T> {
             arg: "xs",
             shape: format!("(T, N, V) = ({t}, {n}, {v})"),
         })?;
-        self.xs.clear();
-        self.xs.extend(xs.iter().copied());
+        crate::util::copy_into(&mut self.xs, xs.view());
         self.ys.resize(out_len, T::ZERO);
         gemm_with(
             T::ONE,

@@ -51,8 +51,19 @@ pub use softmax::SoftmaxCrossEntropy;
 pub use time_rnn::TimeRnn;
 
 pub(crate) mod util {
+    use ndarray::{ArrayView, Dimension};
     use recur_kernels::error::fmt_shape;
     use recur_kernels::Error;
+
+    /// Replaces `buf` with the elements of `src` in logical (row-major) order: a plain
+    /// copy when `src` is contiguous, an element walk otherwise. Reuses `buf`'s capacity.
+    pub(crate) fn copy_into<T: Copy, D: Dimension>(buf: &mut Vec<T>, src: ArrayView<'_, T, D>) {
+        buf.clear();
+        match src.as_slice() {
+            Some(s) => buf.extend_from_slice(s),
+            None => buf.extend(src.iter().copied()),
+        }
+    }
 
     /// `ShapeMismatch` with `expected` written as `(T, N, D) = (_, _, 3)` style text.
     pub(crate) fn shape_err(

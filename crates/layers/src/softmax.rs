@@ -103,8 +103,7 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
         }
         self.targets.clear();
         self.targets.extend(targets.iter().copied());
-        self.probs.clear();
-        self.probs.extend(scores.iter().copied());
+        crate::util::copy_into(&mut self.probs, scores.view());
         let mut total = 0.0f64;
         let mut count = 0usize;
         if v > 0 {

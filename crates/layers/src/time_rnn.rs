@@ -273,8 +273,7 @@ impl<T: Float> TimeRnn<T> {
         };
         self.ensure_packed()?;
 
-        self.xs.clear();
-        self.xs.extend(xs.iter().copied());
+        crate::util::copy_into(&mut self.xs, xs.view());
         self.hs.resize(total, T::ZERO);
         // h0: the carried / set state, or zeros.
         match self.state_n {
