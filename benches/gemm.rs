@@ -1,1 +1,3 @@
+//! GEMM benchmarks (placeholder, filled in by a later commit).
+
 fn main() {}
