@@ -70,6 +70,30 @@ pub unsafe trait Simd<T: Float>: Copy + Send + Sync + 'static {
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
     /// `|a|` (clears the sign bit, NaN stays NaN).
     fn abs(self, a: Self::V) -> Self::V;
+
+    // Appended for the GEMM edge tiles and the small-problem path (keep new primitives
+    // at the end of the trait so that concurrent additions merge cleanly).
+
+    /// Loads the first `n` elements at `p` (`1 <= n <= LANES`); the other lanes are 0.
+    /// Never touches memory past `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be valid for reads.
+    #[inline(always)]
+    unsafe fn load_first(self, p: *const T, n: usize) -> Self::V {
+        // SAFETY: forwarded contract.
+        unsafe { load_partial(self, p, n, T::ZERO) }
+    }
+    /// Stores the first `n` lanes of `v` to `p` (`1 <= n <= LANES`). Never touches memory
+    /// past `p + n`.
+    ///
+    /// # Safety
+    /// `p..p + n` must be valid for writes.
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut T, n: usize, v: Self::V) {
+        // SAFETY: forwarded contract.
+        unsafe { store_partial(self, p, n, v) }
+    }
 }
 
 /// A computation generic over the SIMD tier: the body of a kernel.

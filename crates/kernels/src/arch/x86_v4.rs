@@ -44,7 +44,7 @@ where
 macro_rules! impl_v4 {
     ($t:ty, $v:ty, $lanes:expr, $set1:ident, $loadu:ident, $storeu:ident, $add:ident,
      $sub:ident, $mul:ident, $div:ident, $fmadd:ident, $fnmadd:ident, $min:ident, $max:ident,
-     $abs:ident) => {
+     $abs:ident, $maskz_load:ident, $mask_store:ident, $mask_ty:ty) => {
         // SAFETY: `V4` is only constructed after AVX-512F, AVX2 and FMA were detected, so every
         // intrinsic below may run; loads and stores are guarded by their own contracts.
         unsafe impl Simd<$t> for V4 {
@@ -112,8 +112,31 @@ macro_rules! impl_v4 {
                 // SAFETY: AVX-512F is available (token).
                 unsafe { $abs(a) }
             }
+
+            #[inline(always)]
+            unsafe fn load_first(self, p: *const $t, n: usize) -> $v {
+                debug_assert!((1..=$lanes).contains(&n));
+                // SAFETY: AVX-512F is available (token); masked-off lanes are not
+                // accessed (no fault), the first `n` are readable (caller).
+                unsafe { $maskz_load(first_lanes_mask(n) as $mask_ty, p) }
+            }
+
+            #[inline(always)]
+            unsafe fn store_first(self, p: *mut $t, n: usize, v: $v) {
+                debug_assert!((1..=$lanes).contains(&n));
+                // AVX-512 masked stores are as cheap as plain ones.
+                // SAFETY: AVX-512F is available (token); masked-off lanes are not
+                // written, the first `n` are writable (caller).
+                unsafe { $mask_store(p, first_lanes_mask(n) as $mask_ty, v) }
+            }
         }
     };
+}
+
+/// A `__mmask16` with the low `n` bits set (`n <= 16`).
+#[inline(always)]
+fn first_lanes_mask(n: usize) -> __mmask16 {
+    ((1u32 << n) - 1) as __mmask16
 }
 
 impl_v4!(
@@ -131,7 +154,10 @@ impl_v4!(
     _mm512_fnmadd_ps,
     _mm512_min_ps,
     _mm512_max_ps,
-    _mm512_abs_ps
+    _mm512_abs_ps,
+    _mm512_maskz_loadu_ps,
+    _mm512_mask_storeu_ps,
+    __mmask16
 );
 impl_v4!(
     f64,
@@ -148,5 +174,8 @@ impl_v4!(
     _mm512_fnmadd_pd,
     _mm512_min_pd,
     _mm512_max_pd,
-    _mm512_abs_pd
+    _mm512_abs_pd,
+    _mm512_maskz_loadu_pd,
+    _mm512_mask_storeu_pd,
+    __mmask8
 );

@@ -35,17 +35,6 @@ pub enum EpiTile<T> {
     },
 }
 
-impl<T> EpiTile<T> {
-    /// True if every operand of the epilogue has unit column stride.
-    #[inline(always)]
-    fn contiguous(&self) -> bool {
-        match *self {
-            EpiTile::TanhBackward { cse, csy, .. } => cse == 1 && csy == 1,
-            _ => true,
-        }
-    }
-}
-
 /// Where and how a micro-kernel stores its tile.
 ///
 /// Element `(i, j)` of the tile lives at `c + i * rsc + j * csc` for `i < mr`, `j < nr`
@@ -63,44 +52,226 @@ pub struct TileDst<T> {
     pub epi: EpiTile<T>,
 }
 
-/// `MR x (NV * LANES)` micro-kernel; see [`super::params::Tier::kernel`].
+/// Largest register tile (`MR * NR` elements) any tier uses: sizes the spill buffer of
+/// the edge path of [`store_tile`].
+const MAX_TILE: usize = 512;
+
+/// One rank-1 update of the register tile: `acc[i][v] += A(i, p) · B(p, v·LANES..)`.
+///
+/// The last B vector holds `last` valid elements (`LANES` for a full or zero-padded packed
+/// row; fewer at the right edge of a B read in place, loaded without touching memory past
+/// the row's end).
 ///
 /// # Safety
-/// As [`super::params::Tier::kernel`].
+/// `a + i * rsa` must be readable for `i < MR`, and `b .. b + (NV - 1) * LANES + last`.
 #[inline(always)]
-pub(crate) unsafe fn microkernel<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
+unsafe fn rank1<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
+    s: S,
+    acc: &mut [[S::V; NV]; MR],
+    a: *const T,
+    rsa: usize,
+    b: *const T,
+    last: usize,
+) {
+    let mut bv = [s.splat(T::ZERO); NV];
+    for (v, bvv) in bv.iter_mut().enumerate() {
+        // SAFETY: the B row holds (NV - 1) * LANES + last readable elements (caller).
+        *bvv = unsafe {
+            if v + 1 < NV || last == S::LANES {
+                s.load(b.add(v * S::LANES))
+            } else {
+                s.load_first(b.add(v * S::LANES), last)
+            }
+        };
+    }
+    for (i, acc_i) in acc.iter_mut().enumerate() {
+        // A broadcast straight from memory (`vbroadcastss m32`), no register shuffle.
+        // SAFETY: A element (i, p) is readable for i < MR (caller).
+        let ai = s.splat(unsafe { *a.add(i * rsa) });
+        for (accv, &bvv) in acc_i.iter_mut().zip(&bv) {
+            *accv = s.fma(ai, bvv, *accv);
+        }
+    }
+}
+
+/// `MR x (NV * LANES)` micro-kernel; see [`super::params::Tier`].
+///
+/// The `MR x NV` accumulators stay in registers for the whole `k` loop (every index into
+/// `acc` is a compile-time constant after unrolling; the edge path of [`store_tile`] spills
+/// them to a separate buffer instead of indexing them at run time, which would pin the
+/// whole array to the stack). `k` is unrolled 4x with a remainder loop. Each element of
+/// the tile is reduced in the order `p = 0, 1, .., kc - 1` with one rounding per FMA,
+/// whatever `MR`, `NV` or the operand layout, so the row and column split of C never
+/// changes a result.
+///
+/// # Safety
+/// A element `(i, p)` at `a + i * rsa + p * csa` must be readable for `i < MR`, `p < kc`;
+/// B element `(p, j)` at `b + p * rsb + j` for `p < kc`, `j < (NV - 1) * LANES + last`
+/// (`1 <= last <= LANES`); `dst` must satisfy the contract of [`TileDst`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn microkernel<
+    T: Float,
+    S: Simd<T>,
+    const MR: usize,
+    const NV: usize,
+    const PREFETCH_C: bool,
+>(
     s: S,
     kc: usize,
     a: *const T,
     rsa: usize,
     csa: usize,
     b: *const T,
+    rsb: usize,
+    last: usize,
     dst: &TileDst<T>,
 ) {
+    // Ask for the C tile now, so that its lines (often in L3 or memory: each row of a
+    // large C is in another page) arrive while the k loop runs, not at the store.
+    // (Not on the small-problem path, where C is hot and the prefetches are pure cost.)
     let nr = NV * S::LANES;
-    let mut acc = [[s.splat(T::ZERO); NV]; MR];
-    let mut a = a;
-    let mut b = b;
-    for _ in 0..kc {
-        let mut bv = [s.splat(T::ZERO); NV];
-        for (v, bvv) in bv.iter_mut().enumerate() {
-            // SAFETY: the packed B micro-panel row `p` holds NR = NV * LANES elements.
-            *bvv = unsafe { s.load(b.add(v * S::LANES)) };
+    if PREFETCH_C {
+        for i in 0..MR {
+            let row = dst.c.wrapping_add(i * dst.rsc);
+            prefetch(row);
+            prefetch(row.wrapping_add((nr - 1) * dst.csc));
         }
-        for (i, acc_i) in acc.iter_mut().enumerate() {
-            // SAFETY: A element (i, p) is readable for i < MR, p < kc (caller).
-            let ai = s.splat(unsafe { *a.add(i * rsa) });
-            for v in 0..NV {
-                acc_i[v] = s.fma(ai, bv[v], acc_i[v]);
-            }
-        }
-        // Step to the next p. `wrapping_add` because after the last step the pointers
-        // may point past their allocation; they are not dereferenced then.
-        a = a.wrapping_add(csa);
-        b = b.wrapping_add(nr);
     }
+    // Two copies of the k loop, so that the full-width one (every packed B, and B read in
+    // place away from its right edge) has no per-step test of `last`.
     // SAFETY: forwarded contract.
-    unsafe { store_tile::<T, S, MR, NV>(s, &acc, dst) }
+    let acc = unsafe {
+        if last == S::LANES {
+            k_loop::<T, S, MR, NV>(s, kc, a, rsa, csa, b, rsb, S::LANES)
+        } else {
+            k_loop::<T, S, MR, NV>(s, kc, a, rsa, csa, b, rsb, last)
+        }
+    };
+    // SAFETY: forwarded contract.
+    unsafe { store_tile::<T, S, MR, NV>(s, acc, dst) }
+}
+
+/// The k loop of [`microkernel`]: returns the `MR x NV` accumulators.
+///
+/// # Safety
+/// As [`microkernel`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn k_loop<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
+    s: S,
+    kc: usize,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    rsb: usize,
+    last: usize,
+) -> [[S::V; NV]; MR] {
+    let mut acc = [[s.splat(T::ZERO); NV]; MR];
+    let (mut a, mut b) = (a, b);
+    let mut left = kc;
+    // SAFETY: (whole loop) steps `p < kc` only, as the caller guarantees readable.
+    unsafe {
+        while left >= 4 {
+            rank1::<T, S, MR, NV>(s, &mut acc, a, rsa, b, last);
+            rank1::<T, S, MR, NV>(s, &mut acc, a.add(csa), rsa, b.add(rsb), last);
+            rank1::<T, S, MR, NV>(s, &mut acc, a.add(2 * csa), rsa, b.add(2 * rsb), last);
+            rank1::<T, S, MR, NV>(s, &mut acc, a.add(3 * csa), rsa, b.add(3 * rsb), last);
+            // `wrapping_add`: after the last step the pointers may point past their
+            // allocation; they are not dereferenced then.
+            a = a.wrapping_add(4 * csa);
+            b = b.wrapping_add(4 * rsb);
+            left -= 4;
+        }
+        while left > 0 {
+            rank1::<T, S, MR, NV>(s, &mut acc, a, rsa, b, last);
+            a = a.wrapping_add(csa);
+            b = b.wrapping_add(rsb);
+            left -= 1;
+        }
+    }
+    acc
+}
+
+/// Hints the cache line holding `p` into L1 (any address: a prefetch never faults).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 (SSE, part of x86-64) only hints the cache; it does not access
+    // memory architecturally and never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Epilogue kinds: the store loop is compiled once per kind (a const parameter), so the
+/// choice is made once per tile rather than once per vector.
+const E_NONE: u8 = 0;
+const E_BIAS: u8 = 1;
+const E_TANH: u8 = 2;
+const E_BIAS_TANH: u8 = 3;
+const E_TANH_BACKWARD: u8 = 4;
+
+/// The operands of an [`EpiTile`], flattened (unused fields are null / 0).
+#[derive(Clone, Copy)]
+struct EpiPtrs<T> {
+    bias: *const T,
+    e: *const T,
+    rse: usize,
+    cse: usize,
+    y: *const T,
+    rsy: usize,
+    csy: usize,
+}
+
+impl<T> EpiTile<T> {
+    #[inline(always)]
+    fn decode(&self) -> (u8, EpiPtrs<T>) {
+        let mut ptrs = EpiPtrs {
+            bias: std::ptr::null(),
+            e: std::ptr::null(),
+            rse: 0,
+            cse: 0,
+            y: std::ptr::null(),
+            rsy: 0,
+            csy: 0,
+        };
+        let kind = match *self {
+            EpiTile::None => E_NONE,
+            EpiTile::Bias(b) => {
+                ptrs.bias = b;
+                E_BIAS
+            }
+            EpiTile::Tanh => E_TANH,
+            EpiTile::BiasTanh(b) => {
+                ptrs.bias = b;
+                E_BIAS_TANH
+            }
+            EpiTile::TanhBackward {
+                e,
+                rse,
+                cse,
+                y,
+                rsy,
+                csy,
+            } => {
+                ptrs = EpiPtrs {
+                    bias: std::ptr::null(),
+                    e,
+                    rse,
+                    cse,
+                    y,
+                    rsy,
+                    csy,
+                };
+                E_TANH_BACKWARD
+            }
+        };
+        (kind, ptrs)
+    }
 }
 
 /// Applies `C ← f(alpha·acc + beta·C)` to one tile.
@@ -110,45 +281,92 @@ pub(crate) unsafe fn microkernel<T: Float, S: Simd<T>, const MR: usize, const NV
 #[inline(always)]
 unsafe fn store_tile<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
     s: S,
-    acc: &[[S::V; NV]; MR],
+    acc: [[S::V; NV]; MR],
     dst: &TileDst<T>,
 ) {
+    let (kind, ptrs) = dst.epi.decode();
+    // SAFETY: (all arms) forwarded contract.
+    unsafe {
+        match kind {
+            E_NONE => store_tile_as::<T, S, MR, NV, E_NONE>(s, acc, dst, &ptrs),
+            E_BIAS => store_tile_as::<T, S, MR, NV, E_BIAS>(s, acc, dst, &ptrs),
+            E_TANH => store_tile_as::<T, S, MR, NV, E_TANH>(s, acc, dst, &ptrs),
+            E_BIAS_TANH => store_tile_as::<T, S, MR, NV, E_BIAS_TANH>(s, acc, dst, &ptrs),
+            _ => store_tile_as::<T, S, MR, NV, E_TANH_BACKWARD>(s, acc, dst, &ptrs),
+        }
+    }
+}
+
+/// [`store_tile`] for the epilogue kind `K`.
+///
+/// # Safety
+/// `dst` must satisfy the contract of [`TileDst`]; `ptrs` are its decoded operands.
+#[inline(always)]
+unsafe fn store_tile_as<T: Float, S: Simd<T>, const MR: usize, const NV: usize, const K: u8>(
+    s: S,
+    acc: [[S::V; NV]; MR],
+    dst: &TileDst<T>,
+    ptrs: &EpiPtrs<T>,
+) {
+    const { assert!(MR * NV * S::LANES <= MAX_TILE) };
     let lanes = S::LANES;
     let alpha = s.splat(dst.alpha);
     let beta = s.splat(dst.beta);
-    let full = dst.mr == MR && dst.nr == NV * lanes && dst.csc == 1 && dst.epi.contiguous();
-    if full {
+    let contiguous = K != E_TANH_BACKWARD || (ptrs.cse == 1 && ptrs.csy == 1);
+    if dst.mr == MR && dst.csc == 1 && contiguous {
+        // Rows of C are contiguous: straight from the registers, with a partial (masked)
+        // last vector when the tile is cut by the right edge of C.
         for (i, acc_i) in acc.iter().enumerate() {
-            for (v, &ab) in acc_i.iter().enumerate() {
-                let j = v * lanes;
-                // SAFETY: full tile with unit column stride: LANES elements of row i
-                // starting at column j are in the tile.
-                unsafe {
-                    let p = dst.c.add(i * dst.rsc + j);
-                    let c_old = if dst.read_c { Some(s.load(p)) } else { None };
-                    let operands = load_epi(s, &dst.epi, i, j, lanes);
-                    s.store(p, finish(s, ab, alpha, beta, c_old, &dst.epi, operands));
-                }
-            }
-        }
-    } else {
-        for (i, acc_i) in acc.iter().enumerate().take(dst.mr) {
             for (v, &ab) in acc_i.iter().enumerate() {
                 let j = v * lanes;
                 if j >= dst.nr {
                     break;
                 }
                 let n = lanes.min(dst.nr - j);
-                // SAFETY: elements (i, j..j + n) are in the tile (i < mr, j + n <= nr).
+                // SAFETY: elements (i, j..j + n) are in the tile (i < MR = mr, j + n <= nr)
+                // and contiguous (unit column stride), as are the epilogue operands.
                 unsafe {
+                    let p = dst.c.add(i * dst.rsc + j);
+                    let c_old = if dst.read_c {
+                        Some(gather(s, p, 1, n))
+                    } else {
+                        None
+                    };
+                    let operands = load_epi::<T, S, K>(s, ptrs, i, j, n);
+                    let out = finish::<T, S, K>(s, ab, alpha, beta, c_old, operands);
+                    scatter(s, p, 1, n, out);
+                }
+            }
+        }
+    } else {
+        // Spill the accumulators with constant indices, then walk the partial tile.
+        let mut spill = [std::mem::MaybeUninit::<T>::uninit(); MAX_TILE];
+        let sp = spill.as_mut_ptr().cast::<T>();
+        for (i, acc_i) in acc.iter().enumerate() {
+            for (v, &ab) in acc_i.iter().enumerate() {
+                // SAFETY: (i * NV + v + 1) * LANES <= MR * NR <= MAX_TILE (asserted).
+                unsafe { s.store(sp.add((i * NV + v) * lanes), ab) };
+            }
+        }
+        for i in 0..dst.mr.min(MR) {
+            for v in 0..NV {
+                let j = v * lanes;
+                if j >= dst.nr {
+                    break;
+                }
+                let n = lanes.min(dst.nr - j);
+                // SAFETY: the spill slot was written above; elements (i, j..j + n) are in
+                // the tile (i < mr, j + n <= nr).
+                unsafe {
+                    let ab = s.load(sp.add((i * NV + v) * lanes));
                     let p = dst.c.add(i * dst.rsc + j * dst.csc);
                     let c_old = if dst.read_c {
                         Some(gather(s, p, dst.csc, n))
                     } else {
                         None
                     };
-                    let operands = load_epi(s, &dst.epi, i, j, n);
-                    let out = finish(s, ab, alpha, beta, c_old, &dst.epi, operands);
+                    let operands = load_epi::<T, S, K>(s, ptrs, i, j, n);
+                    let out = finish::<T, S, K>(s, ab, alpha, beta, c_old, operands);
                     scatter(s, p, dst.csc, n, out);
                 }
             }
@@ -156,60 +374,53 @@ unsafe fn store_tile<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
     }
 }
 
-/// The epilogue's operand vectors for tile row `i`, columns `j..j + n`.
+/// The operand vectors of epilogue kind `K` for tile row `i`, columns `j..j + n`.
 ///
 /// # Safety
 /// The epilogue's operands must be readable at those positions.
 #[inline(always)]
-unsafe fn load_epi<T: Float, S: Simd<T>>(
+unsafe fn load_epi<T: Float, S: Simd<T>, const K: u8>(
     s: S,
-    epi: &EpiTile<T>,
+    ptrs: &EpiPtrs<T>,
     i: usize,
     j: usize,
     n: usize,
 ) -> (S::V, S::V) {
     let zero = s.splat(T::ZERO);
-    // SAFETY: forwarded contract; `gather` with n == LANES and stride 1 is a plain load.
+    // SAFETY: forwarded contract; `gather` with stride 1 never reads past `n` elements.
     unsafe {
-        match *epi {
-            EpiTile::None | EpiTile::Tanh => (zero, zero),
-            EpiTile::Bias(bias) | EpiTile::BiasTanh(bias) => (gather(s, bias.add(j), 1, n), zero),
-            EpiTile::TanhBackward {
-                e,
-                rse,
-                cse,
-                y,
-                rsy,
-                csy,
-            } => (
-                gather(s, e.add(i * rse + j * cse), cse, n),
-                gather(s, y.add(i * rsy + j * csy), csy, n),
+        match K {
+            E_BIAS | E_BIAS_TANH => (gather(s, ptrs.bias.add(j), 1, n), zero),
+            E_TANH_BACKWARD => (
+                gather(s, ptrs.e.add(i * ptrs.rse + j * ptrs.cse), ptrs.cse, n),
+                gather(s, ptrs.y.add(i * ptrs.rsy + j * ptrs.csy), ptrs.csy, n),
             ),
+            _ => (zero, zero),
         }
     }
 }
 
-/// `f(alpha·ab + beta·c_old)`, the arithmetic shared by the vector and edge paths.
+/// `f(alpha·ab + beta·c_old)` for epilogue kind `K`, the arithmetic shared by the vector
+/// and edge paths (and by every micro-kernel, so an element never depends on its path).
 #[inline(always)]
-fn finish<T: Float, S: Simd<T>>(
+fn finish<T: Float, S: Simd<T>, const K: u8>(
     s: S,
     ab: S::V,
     alpha: S::V,
     beta: S::V,
     c_old: Option<S::V>,
-    epi: &EpiTile<T>,
     (op0, op1): (S::V, S::V),
 ) -> S::V {
     let mut x = s.mul(alpha, ab);
     if let Some(c) = c_old {
         x = s.fma(beta, c, x);
     }
-    match epi {
-        EpiTile::None => x,
-        EpiTile::Bias(_) => s.add(x, op0),
-        EpiTile::Tanh => crate::tanh::tanh_vec(s, x),
-        EpiTile::BiasTanh(_) => crate::tanh::tanh_vec(s, s.add(x, op0)),
-        EpiTile::TanhBackward { .. } => crate::tanh::tanh_backward_vec(s, op1, s.add(x, op0)),
+    match K {
+        E_BIAS => s.add(x, op0),
+        E_TANH => crate::tanh::tanh_vec(s, x),
+        E_BIAS_TANH => crate::tanh::tanh_vec(s, s.add(x, op0)),
+        E_TANH_BACKWARD => crate::tanh::tanh_backward_vec(s, op1, s.add(x, op0)),
+        _ => x,
     }
 }
 
@@ -219,9 +430,15 @@ fn finish<T: Float, S: Simd<T>>(
 /// `p + l * stride` must be readable for `l < n`.
 #[inline(always)]
 unsafe fn gather<T: Float, S: Simd<T>>(s: S, p: *const T, stride: usize, n: usize) -> S::V {
-    if n == S::LANES && stride == 1 {
-        // SAFETY: LANES contiguous readable elements.
-        return unsafe { s.load(p) };
+    if stride == 1 {
+        // SAFETY: n <= LANES contiguous readable elements.
+        return unsafe {
+            if n == S::LANES {
+                s.load(p)
+            } else {
+                s.load_first(p, n)
+            }
+        };
     }
     let mut buf = [T::ZERO; 16];
     for (l, slot) in buf.iter_mut().enumerate().take(n) {
@@ -238,9 +455,15 @@ unsafe fn gather<T: Float, S: Simd<T>>(s: S, p: *const T, stride: usize, n: usiz
 /// `p + l * stride` must be writable for `l < n`.
 #[inline(always)]
 unsafe fn scatter<T: Float, S: Simd<T>>(s: S, p: *mut T, stride: usize, n: usize, v: S::V) {
-    if n == S::LANES && stride == 1 {
-        // SAFETY: LANES contiguous writable elements.
-        unsafe { s.store(p, v) };
+    if stride == 1 {
+        // SAFETY: n <= LANES contiguous writable elements.
+        unsafe {
+            if n == S::LANES {
+                s.store(p, v)
+            } else {
+                s.store_first(p, n, v)
+            }
+        };
         return;
     }
     let mut buf = [T::ZERO; 16];

@@ -8,7 +8,7 @@
 //! of threads.
 
 use super::kernel::{EpiTile, TileDst};
-use super::pack::{pack_a, pack_b, with_a_buf, with_b_buf};
+use super::pack::{pack_a, pack_b, BufGuard};
 use super::params::Tier;
 use super::Epilogue;
 use crate::float::Float;
@@ -45,6 +45,7 @@ pub(crate) struct Problem<'a, T> {
 unsafe impl<T: Float> Sync for Problem<'_, T> {}
 
 /// The tile form of the epilogue at C element `(i, j)`.
+#[inline(always)]
 fn tile_epi<T: Float>(epi: &Epilogue<'_, T>, i: usize, j: usize) -> EpiTile<T> {
     match *epi {
         Epilogue::None => EpiTile::None,
@@ -74,7 +75,66 @@ pub(crate) fn gemm_block<T: Float, S: Tier<T>>(
     if rows.is_empty() || cols.is_empty() {
         return;
     }
-    with_b_buf(|bbuf| with_a_buf(|abuf| gemm_block_in(s, p, rows, cols, bbuf, abuf)))
+    let mut bbuf = BufGuard::b();
+    let mut abuf = BufGuard::a();
+    gemm_block_in(s, p, rows, cols, &mut bbuf.buf, &mut abuf.buf)
+}
+
+/// How the micro-kernels of one `(ic, pc)` block read A.
+#[derive(Clone, Copy)]
+enum ABlock<'a, T> {
+    /// Packed into `MR`-row micro-panels (panel `q` at `ptr + q * MR * kc`).
+    Packed(*const T),
+    /// Read in place from the `mc x kc` view.
+    Strided(MatRef<'a, T>),
+}
+
+/// The row split of an `mc`-row block into `ceil(mc / MR)` micro-panels of near-equal
+/// height (`base` or `base + 1` rows; the first `extra` panels have the extra row).
+///
+/// Equal heights rather than full panels plus a remainder: a 2-row remainder panel
+/// would run with 4 of the 12 FMA chains of a 6-row kernel and leave the FMA pipes a third
+/// busy; 20 rows run as 4 x 5 rows (10 chains each) instead of 6 + 6 + 6 + 2.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowSplit {
+    pub panels: usize,
+    base: usize,
+    extra: usize,
+}
+
+impl RowSplit {
+    #[inline(always)]
+    pub(crate) fn new(mc: usize, mr: usize) -> Self {
+        if mc <= mr {
+            // One panel (also `mc = 0`: no panel); no division on the small path.
+            return RowSplit {
+                panels: usize::from(mc > 0),
+                base: mc,
+                extra: 0,
+            };
+        }
+        let panels = mc.div_ceil(mr);
+        RowSplit {
+            panels,
+            base: mc / panels,
+            extra: mc % panels,
+        }
+    }
+    /// First row and height of panel `q`.
+    #[inline(always)]
+    pub(crate) fn panel(&self, q: usize) -> (usize, usize) {
+        (
+            q * self.base + q.min(self.extra),
+            self.base + usize::from(q < self.extra),
+        )
+    }
+}
+
+/// Whether to pack the A block: see [`super::params::PACK_A_MIN_N`].
+#[inline(always)]
+fn pack_a_for(a: &MatRef<'_, impl Float>, ncols: usize) -> bool {
+    let strided_ok = a.col_stride() == 1 || a.row_stride() == 1;
+    !strided_ok || ncols >= super::params::pack_a_min_n()
 }
 
 #[inline(always)]
@@ -87,10 +147,8 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
     abuf: &mut super::pack::AlignedBuf,
 ) {
     let (mr, nr) = (S::MR, S::NR);
-    // A is read in place (no packing) when one of its strides is 1: either each of the
-    // MR rows is a contiguous stream, or each column of a micro-panel is contiguous.
-    let direct_a = p.a.col_stride() == 1 || p.a.row_stride() == 1;
     let k = p.k;
+    let packing_a = pack_a_for(&p.a, cols.len());
 
     // Loop 5: columns of C in NC-wide blocks (packed B block lives in L3).
     let mut jc = cols.start;
@@ -101,14 +159,12 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
         let mut pc = 0;
         loop {
             let kc = S::KC.min(k - pc);
-            let first = pc == 0;
-            let last = pc + kc >= k;
             let (bptr, b_panel_stride): (*const T, usize) = match p.b {
                 BSrc::View(b) => {
                     let panels = nc.div_ceil(nr);
                     let dst = bbuf.slice_mut::<T>(panels * kc * nr);
                     let block = b.submatrix(pc, jc, kc, nc).expect("block inside B");
-                    pack_b(block, nr, dst, kc * nr);
+                    pack_b(s, block, dst, kc * nr);
                     (dst.as_ptr(), kc * nr)
                 }
                 BSrc::Packed(data) => {
@@ -121,63 +177,27 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
             while ic < rows.end {
                 let mc = S::MC.min(rows.end - ic);
                 let a_block = p.a.submatrix(ic, pc, mc, kc).expect("block inside A");
-                let packed_a: *const T = if direct_a {
-                    std::ptr::null()
-                } else {
-                    let dst = abuf.slice_mut::<T>(mc.div_ceil(mr) * mr * kc);
-                    pack_a(a_block, mr, dst);
-                    dst.as_ptr()
-                };
-                // Loop 2: NR-wide micro-panels of the packed B block.
-                let mut jr = 0;
-                while jr < nc {
-                    let nr_eff = nr.min(nc - jr);
-                    let bp = bptr.wrapping_add((jr / nr) * b_panel_stride);
-                    // Loop 1: MR-tall micro-panels of A.
-                    let mut ir = 0;
-                    while ir < mc {
-                        let mr_eff = mr.min(mc - ir);
-                        let (ap, rsa, csa) = if direct_a && mr_eff == mr {
-                            let sub = a_block.submatrix(ir, 0, mr, kc).expect("panel inside A");
-                            (sub.as_slice().as_ptr(), sub.row_stride(), sub.col_stride())
-                        } else if direct_a {
-                            // Partial last panel of an unpacked A: pack it, zero-padded.
-                            let sub = a_block
-                                .submatrix(ir, 0, mr_eff, kc)
-                                .expect("panel inside A");
-                            let dst = abuf.slice_mut::<T>(mr * kc);
-                            pack_a(sub, mr, dst);
-                            (dst.as_ptr(), 1, mr)
-                        } else {
-                            (packed_a.wrapping_add((ir / mr) * mr * kc), 1, mr)
-                        };
-                        let (i, j) = (ic + ir, jc + jr);
-                        let dst = TileDst {
-                            c: p.c.wrapping_add(i * p.rsc + j * p.csc),
-                            rsc: p.rsc,
-                            csc: p.csc,
-                            mr: mr_eff,
-                            nr: nr_eff,
-                            alpha: p.alpha,
-                            beta: if first { p.beta } else { T::ONE },
-                            read_c: !first || p.beta != T::ZERO,
-                            epi: if last {
-                                tile_epi(&p.epi, i, j)
-                            } else {
-                                EpiTile::None
-                            },
-                        };
-                        // SAFETY: A rows i..i+MR (or the zero-padded copy) and columns
-                        // pc..pc+kc are inside the view `p.a` or `abuf`; the B micro-panel
-                        // holds kc rows of NR elements (packed here, or inside the
-                        // `PackedB` whose depth is k); C elements (i.., j..) of the
-                        // mr_eff x nr_eff tile are inside the validated C view; epilogue
-                        // operands were validated to C's shape by the caller.
-                        unsafe { s.kernel(kc, ap, rsa, csa, bp, &dst) };
-                        ir += mr;
+                let split = RowSplit::new(mc, mr);
+                let a_src = if packing_a {
+                    let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
+                    for q in 0..split.panels {
+                        let (r0, h) = split.panel(q);
+                        let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
+                        pack_a::<T, S>(panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
                     }
-                    jr += nr;
-                }
+                    ABlock::Packed(dst.as_ptr())
+                } else {
+                    ABlock::Strided(a_block)
+                };
+                let blk = Block {
+                    ic,
+                    jc,
+                    nc,
+                    kc,
+                    first: pc == 0,
+                    last: pc + kc >= k,
+                };
+                macro_kernel(s, p, &blk, split, a_src, bptr, b_panel_stride);
                 ic += mc;
             }
             pc += kc;
@@ -186,5 +206,153 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
             }
         }
         jc += nc;
+    }
+}
+
+/// Position of one `(ic, pc, jc)` block inside the problem.
+struct Block {
+    ic: usize,
+    jc: usize,
+    nc: usize,
+    kc: usize,
+    /// First block of the reduction: beta applies (C is not read when beta = 0).
+    first: bool,
+    /// Last block of the reduction: the epilogue applies.
+    last: bool,
+}
+
+/// Loops 2 and 1: every micro-tile of one `mc x nc` block of C, from the A block `a` and
+/// the packed B block at `bptr` (micro-panel `jp` at `bptr + jp * b_panel_stride`).
+#[inline(always)]
+fn macro_kernel<T: Float, S: Tier<T>>(
+    s: S,
+    p: &Problem<'_, T>,
+    blk: &Block,
+    split: RowSplit,
+    a: ABlock<'_, T>,
+    bptr: *const T,
+    b_panel_stride: usize,
+) {
+    let (mr, nr, kc) = (S::MR, S::NR, blk.kc);
+    let beta = if blk.first { p.beta } else { T::ONE };
+    let read_c = !blk.first || p.beta != T::ZERO;
+    // Loop 2: NR-wide micro-panels of the packed B block (each stays in L1 for loop 1).
+    let mut jr = 0;
+    while jr < blk.nc {
+        let nr_eff = nr.min(blk.nc - jr);
+        let bp = bptr.wrapping_add((jr / nr) * b_panel_stride);
+        // Loop 1: the row micro-panels of the A block.
+        for q in 0..split.panels {
+            let (r0, h) = split.panel(q);
+            let (i, j) = (blk.ic + r0, blk.jc + jr);
+            let dst = TileDst {
+                c: p.c.wrapping_add(i * p.rsc + j * p.csc),
+                rsc: p.rsc,
+                csc: p.csc,
+                mr: h,
+                nr: nr_eff,
+                alpha: p.alpha,
+                beta,
+                read_c,
+                epi: if blk.last {
+                    tile_epi(&p.epi, i, j)
+                } else {
+                    EpiTile::None
+                },
+            };
+            // SAFETY: the A panel (rows r0..r0 + h of the block, kc columns) is inside
+            // the view `p.a` or the packed buffer (h <= MR rows, zero-padded); the B
+            // micro-panel holds kc rows of NR elements (packed here, or inside the
+            // `PackedB` whose depth is k); the h x nr_eff C tile at (i, j) is inside the
+            // validated C view; epilogue operands were validated to C's shape.
+            unsafe {
+                match a {
+                    ABlock::Packed(ap) => {
+                        s.kernel_packed(h, kc, ap.wrapping_add(q * mr * kc), bp, &dst)
+                    }
+                    ABlock::Strided(av) => s.kernel_strided(
+                        h,
+                        kc,
+                        av.as_slice().as_ptr().wrapping_add(r0 * av.row_stride()),
+                        av.row_stride(),
+                        av.col_stride(),
+                        bp,
+                        &dst,
+                    ),
+                }
+            }
+        }
+        jr += nr;
+    }
+}
+
+/// Whether `C ← f(alpha·A·B + beta·C)` takes the small-problem path: no packing, no
+/// packing buffers, every micro-tile read straight from the views (see
+/// [`super::params::SMALL_MAX_MNK`] for the crossover). Needs B rows with unit stride
+/// (vector loads) and `k <= KC`, so that the reduction runs in the same single block, in
+/// the same order, as on the packed path: which path ran never changes a bit.
+#[inline(always)]
+pub(crate) fn small_path_applies<'a, T: Float, S: Tier<T>>(
+    p: &Problem<'a, T>,
+) -> Option<MatRef<'a, T>> {
+    match p.b {
+        BSrc::View(b)
+            if p.k <= S::KC
+                && (b.col_stride() == 1 || p.n == 1)
+                && p.m.saturating_mul(p.n).saturating_mul(p.k)
+                    <= super::params::small_max_mnk() =>
+        {
+            Some(b)
+        }
+        _ => None,
+    }
+}
+
+/// The small-problem path: loops 2 and 1 over all of C (`k <= KC`, one reduction block),
+/// A and B read in place.
+#[inline(always)]
+pub(crate) fn gemm_small<T: Float, S: Tier<T>>(s: S, p: &Problem<'_, T>, b: MatRef<'_, T>) {
+    let nr = S::NR;
+    let split = RowSplit::new(p.m, S::MR);
+    let (rsa, csa) = (p.a.row_stride(), p.a.col_stride());
+    let a0 = p.a.as_slice().as_ptr();
+    let b0 = b.as_slice().as_ptr();
+    let read_c = p.beta != T::ZERO;
+    // Loop 2: NR-wide column blocks of B and C.
+    let mut jr = 0;
+    while jr < p.n {
+        let nr_eff = nr.min(p.n - jr);
+        // Loop 1: row micro-panels.
+        for q in 0..split.panels {
+            let (i, h) = split.panel(q);
+            let dst = TileDst {
+                c: p.c.wrapping_add(i * p.rsc + jr * p.csc),
+                rsc: p.rsc,
+                csc: p.csc,
+                mr: h,
+                nr: nr_eff,
+                alpha: p.alpha,
+                beta: p.beta,
+                read_c,
+                epi: tile_epi(&p.epi, i, jr),
+            };
+            // SAFETY: A rows i..i + h (all k columns) are inside the view `p.a`; B rows
+            // 0..k, columns jr..jr + nr_eff are inside the view `b` (unit column stride,
+            // or a single column); the h x nr_eff C tile at (i, jr) is inside the
+            // validated C view; epilogue operands were validated to C's shape.
+            unsafe {
+                s.kernel_direct(
+                    h,
+                    p.k,
+                    a0.wrapping_add(i * rsa),
+                    rsa,
+                    csa,
+                    b0.wrapping_add(jr),
+                    b.row_stride(),
+                    &dst,
+                )
+            };
+        }
+        jr += nr;
     }
 }

@@ -174,12 +174,31 @@ pub struct PackedB<T> {
     level: Level,
 }
 
-struct TierNr;
-impl<T: Float> WithSimd<T> for TierNr {
-    type Output = (Level, usize);
+/// Packs a `PackedB` on the dispatched tier (inside its target features).
+struct PackOp<'a, 'b, T> {
+    b: MatRef<'b, T>,
+    data: &'a mut Vec<T>,
+}
+
+impl<T: Float> WithSimd<T> for PackOp<'_, '_, T> {
+    type Output = Result<(Level, usize)>;
     #[inline(always)]
-    fn with_simd<S: Tier<T>>(self, _s: S) -> (Level, usize) {
-        (S::LEVEL, S::NR)
+    fn with_simd<S: Tier<T>>(self, s: S) -> Result<(Level, usize)> {
+        let (k, n) = (self.b.rows(), self.b.cols());
+        let nr = S::NR;
+        let len = n
+            .div_ceil(nr)
+            .checked_mul(nr)
+            .and_then(|x| x.checked_mul(k))
+            .ok_or_else(|| Error::SizeOverflow {
+                op: "PackedB::repack",
+                arg: "b",
+                shape: fmt_shape(&[k, n]),
+            })?;
+        self.data.clear();
+        self.data.resize(len, T::ZERO);
+        pack::pack_b(s, self.b, self.data, k * nr);
+        Ok((S::LEVEL, nr))
     }
 }
 
@@ -206,21 +225,14 @@ impl<T: Float> PackedB<T> {
     /// # Errors
     /// [`Error::SizeOverflow`] if the padded size overflows `usize`.
     pub fn repack(&mut self, b: MatRef<'_, T>) -> Result<()> {
-        let (level, nr) = T::dispatch(level(), TierNr);
-        let (k, n) = (b.rows(), b.cols());
-        let len = n
-            .div_ceil(nr)
-            .checked_mul(nr)
-            .and_then(|x| x.checked_mul(k))
-            .ok_or_else(|| Error::SizeOverflow {
-                op: "PackedB::repack",
-                arg: "b",
-                shape: fmt_shape(&[k, n]),
-            })?;
-        self.data.clear();
-        self.data.resize(len, T::ZERO);
-        pack::pack_b(b, nr, &mut self.data, k * nr);
-        (self.k, self.n, self.nr, self.level) = (k, n, nr, level);
+        let (level, nr) = T::dispatch(
+            level(),
+            PackOp {
+                b,
+                data: &mut self.data,
+            },
+        )?;
+        (self.k, self.n, self.nr, self.level) = (b.rows(), b.cols(), nr, level);
         Ok(())
     }
 
@@ -328,6 +340,7 @@ fn check_epilogue<T: Float>(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn run<T: Float>(
     alpha: T,
     a: MatRef<'_, T>,
@@ -378,22 +391,30 @@ impl<T: Float> WithSimd<T> for GemmOp<'_, '_, T> {
     #[inline(always)]
     fn with_simd<S: Tier<T>>(self, s: S) -> Result<()> {
         let p = self.p;
+        if let Some(b) = loops::small_path_applies::<T, S>(p) {
+            loops::gemm_small(s, p, b);
+            return Ok(());
+        }
         if self.packed_nr.is_some_and(|nr| nr != S::NR) {
             return Err(Error::InvalidState {
                 op: "gemm_packed",
                 reason: "the PackedB was packed for a SIMD tier that is not available",
             });
         }
-        let threads = match self.par {
-            Parallelism::Serial => 1,
-            Parallelism::Rayon(0) | Parallelism::Auto => rayon::current_num_threads(),
-            Parallelism::Rayon(n) => n,
-        };
         let flops = 2usize
             .saturating_mul(p.m)
             .saturating_mul(p.n)
             .saturating_mul(p.k);
-        if threads <= 1 || flops < PAR_MIN_FLOPS {
+        let threads = if flops < PAR_MIN_FLOPS {
+            1
+        } else {
+            match self.par {
+                Parallelism::Serial => 1,
+                Parallelism::Rayon(0) | Parallelism::Auto => rayon::current_num_threads(),
+                Parallelism::Rayon(n) => n,
+            }
+        };
+        if threads <= 1 {
             gemm_block(s, p, 0..p.m, 0..p.n);
             return Ok(());
         }

@@ -18,9 +18,11 @@
 //! Edge panels are zero-padded to the full MR or NR, so the micro-kernel never branches on
 //! the edge inside its loop; the padding lanes' results are discarded by the tile store.
 
+use super::params::Tier;
 use crate::float::Float;
 use crate::view::MatRef;
-use std::cell::RefCell;
+use std::cell::Cell;
+use std::thread::LocalKey;
 
 /// 64-byte aligned chunk: the unit of the packing buffers (a cache line).
 #[derive(Clone, Copy)]
@@ -51,82 +53,150 @@ impl AlignedBuf {
 }
 
 thread_local! {
-    static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
-    static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+    static A_BUF: Cell<AlignedBuf> = const { Cell::new(AlignedBuf { lines: Vec::new() }) };
+    static B_BUF: Cell<AlignedBuf> = const { Cell::new(AlignedBuf { lines: Vec::new() }) };
 }
 
-/// Runs `f` with this thread's A-packing buffer (or a fresh one if it is in use).
-pub(crate) fn with_a_buf<R>(f: impl FnOnce(&mut AlignedBuf) -> R) -> R {
-    with_buf(&A_BUF, f)
+/// A packing buffer borrowed from this thread's cache for the life of the guard, and
+/// given back (if it is the larger one) on drop.
+///
+/// A guard rather than a `with_buf(|buf| ...)` closure: the GEMM body runs inside a
+/// `#[target_feature]` function, and a closure handed to a function that is not inlined
+/// would be compiled *without* those features, so every SIMD primitive in it would
+/// become a call (that cost 70x on `gemm_f32/ours-avx2+fma/1024`).
+pub(crate) struct BufGuard {
+    key: &'static LocalKey<Cell<AlignedBuf>>,
+    pub(crate) buf: AlignedBuf,
 }
 
-/// Runs `f` with this thread's B-packing buffer (or a fresh one if it is in use).
-pub(crate) fn with_b_buf<R>(f: impl FnOnce(&mut AlignedBuf) -> R) -> R {
-    with_buf(&B_BUF, f)
-}
-
-fn with_buf<R>(
-    key: &'static std::thread::LocalKey<RefCell<AlignedBuf>>,
-    f: impl FnOnce(&mut AlignedBuf) -> R,
-) -> R {
-    let mut f = Some(f);
-    let out = key.with(|cell| {
-        cell.try_borrow_mut()
-            .ok()
-            .map(|mut buf| (f.take().expect("called once"))(&mut buf))
-    });
-    match out {
-        Some(r) => r,
-        None => (f.take().expect("called once"))(&mut AlignedBuf::default()),
+impl BufGuard {
+    /// This thread's A-packing buffer (an empty one if it is already in use).
+    #[inline(always)]
+    pub(crate) fn a() -> Self {
+        Self::take(&A_BUF)
     }
-}
 
-/// Packs `b` (`kc x nc`) into `ceil(nc / nr)` zero-padded `nr`-column micro-panels in
-/// `dst`; panel `jp` starts at `jp * panel_stride` (`panel_stride >= kc * nr`).
-pub(crate) fn pack_b<T: Float>(b: MatRef<'_, T>, nr: usize, dst: &mut [T], panel_stride: usize) {
-    let (kc, nc) = (b.rows(), b.cols());
-    let panels = nc.div_ceil(nr);
-    debug_assert!(panel_stride >= kc * nr);
-    debug_assert!(dst.len() >= panels.saturating_sub(1) * panel_stride + kc * nr);
-    for jp in 0..panels {
-        let j0 = jp * nr;
-        let w = nr.min(nc - j0);
-        let panel = &mut dst[jp * panel_stride..jp * panel_stride + kc * nr];
-        for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
-            if b.col_stride() == 1 {
-                let start = p * b.row_stride() + j0;
-                row[..w].copy_from_slice(&b.as_slice()[start..start + w]);
-            } else {
-                for (j, slot) in row[..w].iter_mut().enumerate() {
-                    *slot = b.at(p, j0 + j);
-                }
-            }
-            row[w..].fill(T::ZERO);
+    /// This thread's B-packing buffer (an empty one if it is already in use).
+    #[inline(always)]
+    pub(crate) fn b() -> Self {
+        Self::take(&B_BUF)
+    }
+
+    #[inline(always)]
+    fn take(key: &'static LocalKey<Cell<AlignedBuf>>) -> Self {
+        BufGuard {
+            key,
+            buf: key.with(Cell::take),
         }
     }
 }
 
-/// Packs `a` (`mc x kc`) into `ceil(mc / mr)` zero-padded `mr`-row micro-panels stored
-/// column by column in `dst`; panel `ip` starts at `ip * mr * kc`.
-pub(crate) fn pack_a<T: Float>(a: MatRef<'_, T>, mr: usize, dst: &mut [T]) {
-    let (mc, kc) = (a.rows(), a.cols());
-    let panels = mc.div_ceil(mr);
-    debug_assert!(dst.len() >= panels * mr * kc);
-    for ip in 0..panels {
-        let i0 = ip * mr;
-        let h = mr.min(mc - i0);
-        let panel = &mut dst[ip * mr * kc..(ip + 1) * mr * kc];
-        if a.row_stride() == 1 {
-            // Column-major source: each column of the panel is contiguous.
-            for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
-                let start = i0 + p * a.col_stride();
-                col[..h].copy_from_slice(&a.as_slice()[start..start + h]);
-                col[h..].fill(T::ZERO);
+impl Drop for BufGuard {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        // `try_with`: during thread teardown the cache may already be gone; then the
+        // buffer is simply freed.
+        let _ = self.key.try_with(|cell| {
+            let cached = cell.take();
+            cell.set(if cached.lines.len() >= buf.lines.len() {
+                cached
+            } else {
+                buf
+            });
+        });
+    }
+}
+
+/// Packs `b` (`kc x nc`) into `ceil(nc / NR)` zero-padded `NR`-column micro-panels in
+/// `dst`; panel `jp` starts at `jp * panel_stride` (`panel_stride >= kc * NR`).
+///
+/// Runs inside the tier's target features: a full panel row of a row-major source is
+/// `NR / LANES` vector loads and stores (a `memcpy` call per 64-byte row cost 7% of
+/// `gemm_f32/ours-avx2+fma/512`).
+#[inline(always)]
+pub(crate) fn pack_b<T: Float, S: Tier<T>>(
+    s: S,
+    b: MatRef<'_, T>,
+    dst: &mut [T],
+    panel_stride: usize,
+) {
+    let (nr, lanes) = (S::NR, S::LANES);
+    let (kc, nc) = (b.rows(), b.cols());
+    let panels = nc.div_ceil(nr);
+    assert!(panel_stride >= kc * nr);
+    assert!(dst.len() >= panels.saturating_sub(1) * panel_stride + kc * nr);
+    let (rs, cs) = (b.row_stride(), b.col_stride());
+    let src = b.as_slice().as_ptr();
+    for jp in 0..panels {
+        let j0 = jp * nr;
+        let w = nr.min(nc - j0);
+        let out = dst[jp * panel_stride..].as_mut_ptr();
+        // SAFETY: (all three branches) source elements (p, j0 + j) for p < kc, j < w are
+        // inside the view `b` (a `MatRef` only addresses elements of its slice);
+        // destination elements p * NR + j for p < kc, j < NR are inside `dst` (asserted).
+        unsafe {
+            if cs == 1 && w == nr {
+                for p in 0..kc {
+                    let from = src.add(p * rs + j0);
+                    let to = out.add(p * nr);
+                    for v in 0..nr / lanes {
+                        s.store(to.add(v * lanes), s.load(from.add(v * lanes)));
+                    }
+                }
+            } else if cs == 1 {
+                for p in 0..kc {
+                    for j in 0..nr {
+                        *out.add(p * nr + j) = if j < w {
+                            *src.add(p * rs + j0 + j)
+                        } else {
+                            T::ZERO
+                        };
+                    }
+                }
+            } else {
+                // Column by column, so that a column-major source is read sequentially.
+                for j in 0..nr {
+                    for p in 0..kc {
+                        *out.add(p * nr + j) = if j < w {
+                            *src.add(p * rs + (j0 + j) * cs)
+                        } else {
+                            T::ZERO
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs `a` (`h x kc`, `h <= MR`) into one `MR`-row micro-panel stored column by column
+/// (element `(i, p)` at `p * MR + i`), rows `h..MR` zero-padded.
+#[inline(always)]
+pub(crate) fn pack_a<T: Float, S: Tier<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
+    let mr = S::MR;
+    let (h, kc) = (a.rows(), a.cols());
+    assert!(h <= mr && dst.len() >= mr * kc);
+    let (rs, cs) = (a.row_stride(), a.col_stride());
+    let src = a.as_slice().as_ptr();
+    let out = dst.as_mut_ptr();
+    // SAFETY: source elements (i, p) for i < h, p < kc are inside the view `a`;
+    // destination elements p * MR + i for p < kc, i < MR are inside `dst` (asserted).
+    unsafe {
+        if h == mr {
+            // Unrolled over the MR rows: MR loads and MR stores per column.
+            for p in 0..kc {
+                for i in 0..mr {
+                    *out.add(p * mr + i) = *src.add(i * rs + p * cs);
+                }
             }
         } else {
-            for (p, col) in panel.chunks_exact_mut(mr).enumerate() {
-                for (i, slot) in col.iter_mut().enumerate() {
-                    *slot = if i < h { a.at(i0 + i, p) } else { T::ZERO };
+            for p in 0..kc {
+                for i in 0..mr {
+                    *out.add(p * mr + i) = if i < h {
+                        *src.add(i * rs + p * cs)
+                    } else {
+                        T::ZERO
+                    };
                 }
             }
         }
@@ -136,13 +206,14 @@ pub(crate) fn pack_a<T: Float>(a: MatRef<'_, T>, mr: usize, dst: &mut [T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::Scalar;
 
     #[test]
     fn pack_b_pads_and_orders() {
         let d: Vec<f32> = (0..15).map(|x| x as f32 + 1.0).collect(); // 3 x 5
         let b = MatRef::from_slice(&d, 3, 5).unwrap();
         let mut out = vec![f32::NAN; 2 * 3 * 4];
-        pack_b(b, 4, &mut out, 12);
+        pack_b(Scalar, b, &mut out, 12); // Scalar: NR = 4
         assert_eq!(&out[..4], &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(&out[4..8], &[6.0, 7.0, 8.0, 9.0]);
         assert_eq!(&out[12..16], &[5.0, 0.0, 0.0, 0.0]);
@@ -151,7 +222,7 @@ mod tests {
         let dt: Vec<f32> = (0..15).map(|i| d[(i % 3) * 5 + i / 3]).collect(); // 5 x 3
         let bt = MatRef::from_slice(&dt, 5, 3).unwrap().t();
         let mut out2 = vec![f32::NAN; 24];
-        pack_b(bt, 4, &mut out2, 12);
+        pack_b(Scalar, bt, &mut out2, 12);
         assert_eq!(out, out2);
     }
 
@@ -160,13 +231,16 @@ mod tests {
         let d: Vec<f64> = (0..10).map(|x| x as f64 + 1.0).collect(); // 5 x 2
         let a = MatRef::from_slice(&d, 5, 2).unwrap();
         let mut out = vec![f64::NAN; 2 * 4 * 2];
-        pack_a(a, 4, &mut out);
+        // Scalar: MR = 4; two panels, the second one zero-padded.
+        pack_a::<f64, Scalar>(a.submatrix(0, 0, 4, 2).unwrap(), &mut out[..8]);
+        pack_a::<f64, Scalar>(a.submatrix(4, 0, 1, 2).unwrap(), &mut out[8..]);
         assert_eq!(&out[..8], &[1.0, 3.0, 5.0, 7.0, 2.0, 4.0, 6.0, 8.0]);
         assert_eq!(&out[8..], &[9.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0]);
         let dt: Vec<f64> = (0..10).map(|i| d[(i % 5) * 2 + i / 5]).collect(); // 2 x 5
         let at = MatRef::from_slice(&dt, 2, 5).unwrap().t();
         let mut out2 = vec![f64::NAN; 16];
-        pack_a(at, 4, &mut out2);
+        pack_a::<f64, Scalar>(at.submatrix(0, 0, 4, 2).unwrap(), &mut out2[..8]);
+        pack_a::<f64, Scalar>(at.submatrix(4, 0, 1, 2).unwrap(), &mut out2[8..]);
         assert_eq!(out, out2);
     }
 

@@ -11,9 +11,48 @@ use super::kernel::{microkernel, TileDst};
 use crate::arch::{Scalar, Simd};
 use crate::float::Float;
 
-/// A SIMD tier with its GEMM blocking and micro-kernel.
+/// Pack the A block when C has at least this many columns (and always when A has no unit
+/// stride); below, the micro-kernels read A in place.
+pub(crate) const PACK_A_MIN_N: usize = 0;
+
+/// [`PACK_A_MIN_N`], overridable by `RECUR_PACK_A_MIN_N` while tuning. TODO remove.
+pub(crate) fn pack_a_min_n() -> usize {
+    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        std::env::var("RECUR_PACK_A_MIN_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PACK_A_MIN_N)
+    })
+}
+
+/// Problems with `m·n·k` up to this (and `k <= KC`, B rows with unit stride) skip
+/// packing: the micro-kernels read A and B in place, with no packing buffers.
+pub(crate) const SMALL_MAX_MNK: usize = 64 * 64 * 64;
+
+/// [`SMALL_MAX_MNK`], overridable by `RECUR_SMALL_MAX_MNK` while tuning. TODO remove.
+pub(crate) fn small_max_mnk() -> usize {
+    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *V.get_or_init(|| {
+        std::env::var("RECUR_SMALL_MAX_MNK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SMALL_MAX_MNK)
+    })
+}
+
+/// A SIMD tier with its GEMM blocking and micro-kernels.
+///
+/// Micro-kernel contract (every entry point): compute the `rows x NR` product of an A
+/// micro-panel (`rows <= MR` rows, `kc` columns) and a B micro-panel (`kc` rows), each
+/// element reduced over `p = 0..kc` by FMAs into a zero accumulator (so the result does
+/// not depend on `rows`, on the layout of the operands or on which entry point ran), and
+/// store `C ← f(alpha·AB + beta·C)` into the `dst.mr x dst.nr` tile described by `dst` (C
+/// is not read when `dst.read_c` is false). `MR` and `NR` are unrolled completely and `k`
+/// 4x. Each tier compiles its kernels as separate `#[target_feature]` functions (one per
+/// row count), so the loop nest calls them instead of inlining a dozen copies.
 pub trait Tier<T: Float>: Simd<T> {
-    /// Rows of the register tile.
+    /// Rows of the register tile (the largest `rows` of a micro-kernel call).
     const MR: usize;
     /// Columns of the register tile (a multiple of `LANES`).
     const NR: usize;
@@ -24,16 +63,30 @@ pub trait Tier<T: Float>: Simd<T> {
     /// Columns of one packed B block (a multiple of `NR`).
     const NC: usize;
 
-    /// Computes one `MR x NR` tile product over `kc` steps and stores it into `dst`.
-    ///
-    /// A element `(i, p)` is at `a + i * rsa + p * csa` for `i < MR`, `p < kc`; the packed
-    /// B micro-panel element `(p, j)` is at `b + p * NR + j` for `j < NR`.
+    /// Packed A (element `(i, p)` at `a + p * MR + i`), packed B (element `(p, j)` at
+    /// `b + p * NR + j`, zero-padded to `NR` columns).
     ///
     /// # Safety
-    /// All those A and B elements must be readable, and `dst` must describe writable
-    /// memory as documented on [`TileDst`].
-    unsafe fn kernel(
+    /// `1 <= rows <= MR`, `dst.mr <= rows`, `dst.nr <= NR`; the A elements for `i < rows`,
+    /// `p < kc` and the `kc x NR` B micro-panel readable; `dst` as documented on
+    /// [`TileDst`].
+    unsafe fn kernel_packed(
         self,
+        rows: usize,
+        kc: usize,
+        a: *const T,
+        b: *const T,
+        dst: &TileDst<T>,
+    );
+
+    /// A read in place (element `(i, p)` at `a + i * rsa + p * csa`), packed B.
+    ///
+    /// # Safety
+    /// As [`Tier::kernel_packed`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_strided(
+        self,
+        rows: usize,
         kc: usize,
         a: *const T,
         rsa: usize,
@@ -41,10 +94,31 @@ pub trait Tier<T: Float>: Simd<T> {
         b: *const T,
         dst: &TileDst<T>,
     );
+
+    /// A and B both read in place: A element `(i, p)` at `a + i * rsa + p * csa`, B
+    /// element `(p, j)` at `b + p * rsb + j` for `j < dst.nr` only (no padding needed:
+    /// the last vector of each B row is loaded with a mask).
+    ///
+    /// # Safety
+    /// As [`Tier::kernel_packed`], with `1 <= dst.nr <= NR` and the B elements `(p, j)`,
+    /// `p < kc`, `j < dst.nr` readable.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_direct(
+        self,
+        rows: usize,
+        kc: usize,
+        a: *const T,
+        rsa: usize,
+        csa: usize,
+        b: *const T,
+        rsb: usize,
+        dst: &TileDst<T>,
+    );
 }
 
 macro_rules! tier {
-    ($tok:ty, $t:ty, mr = $mr:expr, nv = $nv:expr, kc = $kc:expr, mc = $mc:expr, nc = $nc:expr) => {
+    ($tok:ty, $t:ty, [$($feat:meta)?], mr = $mr:literal, nv = $nv:literal, kc = $kc:expr,
+     mc = $mc:expr, nc = $nc:expr, rows = [$($r:literal),*], nvs = [$($v:literal),*]) => {
         impl Tier<$t> for $tok {
             const MR: usize = $mr;
             const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
@@ -53,8 +127,44 @@ macro_rules! tier {
             const NC: usize = $nc;
 
             #[inline(always)]
-            unsafe fn kernel(
+            unsafe fn kernel_packed(
                 self,
+                rows: usize,
+                kc: usize,
+                a: *const $t,
+                b: *const $t,
+                dst: &TileDst<$t>,
+            ) {
+                // Both strides are compile-time constants here, so the broadcasts and the
+                // B loads use constant offsets from two pointers (no address arithmetic
+                // in the loop).
+                $(#[$feat])?
+                unsafe fn k<const R: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    b: *const $t,
+                    dst: &TileDst<$t>,
+                ) {
+                    const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    // SAFETY: forwarded contract of `Tier::kernel_packed`.
+                    unsafe { microkernel::<$t, $tok, R, $nv, true>(s, kc, a, 1, $mr, b, NR, L, dst) }
+                }
+                debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        $($r => k::<$r>(self, kc, a, b, dst),)*
+                        _ => k::<$mr>(self, kc, a, b, dst),
+                    }
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn kernel_strided(
+                self,
+                rows: usize,
                 kc: usize,
                 a: *const $t,
                 rsa: usize,
@@ -62,15 +172,112 @@ macro_rules! tier {
                 b: *const $t,
                 dst: &TileDst<$t>,
             ) {
-                // SAFETY: forwarded contract of `Tier::kernel`.
-                unsafe { microkernel::<$t, Self, $mr, $nv>(self, kc, a, rsa, csa, b, dst) }
+                $(#[$feat])?
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn k<const R: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    rsa: usize,
+                    csa: usize,
+                    b: *const $t,
+                    dst: &TileDst<$t>,
+                ) {
+                    const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    // SAFETY: forwarded contract of `Tier::kernel_strided`.
+                    unsafe { microkernel::<$t, $tok, R, $nv, true>(s, kc, a, rsa, csa, b, NR, L, dst) }
+                }
+                debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        $($r => k::<$r>(self, kc, a, rsa, csa, b, dst),)*
+                        _ => k::<$mr>(self, kc, a, rsa, csa, b, dst),
+                    }
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn kernel_direct(
+                self,
+                rows: usize,
+                kc: usize,
+                a: *const $t,
+                rsa: usize,
+                csa: usize,
+                b: *const $t,
+                rsb: usize,
+                dst: &TileDst<$t>,
+            ) {
+                $(#[$feat])?
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn k<const R: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    rsa: usize,
+                    csa: usize,
+                    b: *const $t,
+                    rsb: usize,
+                    dst: &TileDst<$t>,
+                ) {
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    // As few vectors as the tile has columns: a 4-column C is one vector
+                    // per row, not NV.
+                    let nv = dst.nr.div_ceil(L);
+                    let last = dst.nr - (nv - 1) * L;
+                    // SAFETY: forwarded contract of `Tier::kernel_direct`; B row `p`
+                    // holds (nv - 1) * L + last = dst.nr readable elements.
+                    unsafe {
+                        match nv {
+                            $($v => microkernel::<$t, $tok, R, $v, false>(
+                                s, kc, a, rsa, csa, b, rsb, last, dst
+                            ),)*
+                            _ => microkernel::<$t, $tok, R, $nv, false>(
+                                s, kc, a, rsa, csa, b, rsb, last, dst
+                            ),
+                        }
+                    }
+                }
+                debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
+                debug_assert!((1..=<Self as Tier<$t>>::NR).contains(&dst.nr));
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        $($r => k::<$r>(self, kc, a, rsa, csa, b, rsb, dst),)*
+                        _ => k::<$mr>(self, kc, a, rsa, csa, b, rsb, dst),
+                    }
+                }
             }
         }
     };
 }
 
-tier!(Scalar, f32, mr = 4, nv = 4, kc = 256, mc = 64, nc = 1024);
-tier!(Scalar, f64, mr = 4, nv = 4, kc = 256, mc = 64, nc = 1024);
+tier!(
+    Scalar,
+    f32,
+    [],
+    mr = 4,
+    nv = 4,
+    kc = 256,
+    mc = 64,
+    nc = 1024,
+    rows = [1, 2, 3],
+    nvs = [1, 2, 3]
+);
+tier!(
+    Scalar,
+    f64,
+    [],
+    mr = 4,
+    nv = 4,
+    kc = 256,
+    mc = 64,
+    nc = 1024,
+    rows = [1, 2, 3],
+    nvs = [1, 2, 3]
+);
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -78,9 +285,53 @@ mod x86 {
     use crate::arch::{V3, V4};
 
     // AVX2+FMA: 16 ymm registers; 6 x 2 accumulators + 2 B vectors + 1 broadcast.
-    tier!(V3, f32, mr = 6, nv = 2, kc = 256, mc = 144, nc = 3072);
-    tier!(V3, f64, mr = 6, nv = 2, kc = 256, mc = 72, nc = 2048);
+    tier!(
+        V3,
+        f32,
+        [target_feature(enable = "avx2,fma")],
+        mr = 6,
+        nv = 2,
+        kc = 256,
+        mc = 144,
+        nc = 3072,
+        rows = [1, 2, 3, 4, 5],
+        nvs = [1]
+    );
+    tier!(
+        V3,
+        f64,
+        [target_feature(enable = "avx2,fma")],
+        mr = 6,
+        nv = 2,
+        kc = 256,
+        mc = 72,
+        nc = 2048,
+        rows = [1, 2, 3, 4, 5],
+        nvs = [1]
+    );
     // AVX-512: 32 zmm registers; 12 x 2 accumulators + 2 B vectors + 1 broadcast.
-    tier!(V4, f32, mr = 12, nv = 2, kc = 384, mc = 144, nc = 4096);
-    tier!(V4, f64, mr = 12, nv = 2, kc = 256, mc = 96, nc = 2048);
+    tier!(
+        V4,
+        f32,
+        [target_feature(enable = "avx512f,avx2,fma")],
+        mr = 12,
+        nv = 2,
+        kc = 384,
+        mc = 144,
+        nc = 4096,
+        rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        nvs = [1]
+    );
+    tier!(
+        V4,
+        f64,
+        [target_feature(enable = "avx512f,avx2,fma")],
+        mr = 12,
+        nv = 2,
+        kc = 256,
+        mc = 96,
+        nc = 2048,
+        rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+        nvs = [1]
+    );
 }
