@@ -1,1 +1,2 @@
+//! GEMM benchmarks (placeholder until the GEMM benches land).
 fn main() {}

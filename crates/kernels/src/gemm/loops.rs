@@ -113,7 +113,7 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
                 }
                 BSrc::Packed(data) => {
                     debug_assert_eq!(jc % nr, 0);
-                    ((&data[(jc / nr) * k * nr + pc * nr..]).as_ptr(), k * nr)
+                    (data[(jc / nr) * k * nr + pc * nr..].as_ptr(), k * nr)
                 }
             };
             // Loop 3: rows of C in MC-tall blocks (packed A block lives in L2).
