@@ -68,8 +68,10 @@ pub trait Float:
     fn exp(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
-    /// Hyperbolic tangent, scalar: for `f32` the correctly rounded result of the `f64`
-    /// evaluation (within 1 ulp), for `f64` the platform `libm` `tanh`.
+    /// Hyperbolic tangent, scalar: for `f32` the libm `f64` evaluation rounded once to `f32`
+    /// (within 1 ulp), for `f64` the platform libm `tanh`. This is the independent reference
+    /// the slice kernel [`crate::tanh()`] is tested against, not the same algorithm (and not
+    /// always the same bits); both are within 1 ulp for `f32`.
     fn tanh(self) -> Self;
     /// `true` for neither NaN nor infinite.
     fn is_finite(self) -> bool;
@@ -86,7 +88,7 @@ pub(crate) mod private {
 
     /// Per-type hooks of the kernels; users cannot name this trait, so `Float` is sealed
     /// and these functions are not part of the public API.
-    pub trait Sealed: Sized {
+    pub trait Sealed: Sized + crate::tanh::consts::TanhConsts {
         /// Runs `op` with the SIMD token of `level` for this element type.
         ///
         /// `level` must not exceed what the CPU supports (callers pass
