@@ -68,8 +68,10 @@ pub trait Float:
     fn exp(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
-    /// Hyperbolic tangent, scalar: for `f32` the correctly rounded result of the `f64`
-    /// evaluation (within 1 ulp), for `f64` the platform `libm` `tanh`.
+    /// Hyperbolic tangent, scalar: for `f32` the libm `f64` evaluation rounded once to `f32`
+    /// (within 1 ulp), for `f64` the platform libm `tanh`. This is the independent reference
+    /// the slice kernel [`crate::tanh()`] is tested against, not the same algorithm (and not
+    /// always the same bits); both are within 1 ulp for `f32`.
     fn tanh(self) -> Self;
     /// `true` for neither NaN nor infinite.
     fn is_finite(self) -> bool;
@@ -86,7 +88,7 @@ pub(crate) mod private {
 
     /// Per-type hooks of the kernels; users cannot name this trait, so `Float` is sealed
     /// and these functions are not part of the public API.
-    pub trait Sealed: Sized {
+    pub trait Sealed: Sized + crate::tanh::consts::TanhConsts {
         /// Runs `op` with the SIMD token of `level` for this element type.
         ///
         /// `level` must not exceed what the CPU supports (callers pass
@@ -95,11 +97,21 @@ pub(crate) mod private {
         fn dispatch<Op: WithSimd<Self>>(level: Level, op: Op) -> Op::Output
         where
             Self: Float;
+
+        /// The bit pattern, zero-extended to 64 bits.
+        fn to_bits64(self) -> u64;
+        /// The value with bit pattern `b` (truncated to the type's width).
+        fn from_bits64(b: u64) -> Self;
+        /// Rounds to the nearest integer, ties to even.
+        fn round_ties_even_(self) -> Self;
+        /// `self · 2^k` by adding the integer `k` to the exponent field (the scalar form of
+        /// `Simd::ldexp`, with the same contract and the same bits).
+        fn ldexp_bits(self, k: Self) -> Self;
     }
 }
 
 macro_rules! impl_float {
-    ($t:ident) => {
+    ($t:ident, $bits:ident, $ibits:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -167,9 +179,28 @@ macro_rules! impl_float {
             fn dispatch<Op: WithSimd<Self>>(level: Level, op: Op) -> Op::Output {
                 crate::arch::dispatch_op::<$t, Op>(level, op)
             }
+
+            #[inline(always)]
+            fn to_bits64(self) -> u64 {
+                u64::from(self.to_bits())
+            }
+            #[inline(always)]
+            fn from_bits64(b: u64) -> Self {
+                $t::from_bits(b as $bits)
+            }
+            #[inline(always)]
+            fn round_ties_even_(self) -> Self {
+                $t::round_ties_even(self)
+            }
+            #[inline(always)]
+            fn ldexp_bits(self, k: Self) -> Self {
+                // `as` saturates (NaN -> 0), so this never overflows a shift.
+                let k = (k as $ibits) as $bits;
+                $t::from_bits(self.to_bits().wrapping_add(k << ($t::MANTISSA_DIGITS - 1)))
+            }
         }
     };
 }
 
-impl_float!(f32);
-impl_float!(f64);
+impl_float!(f32, u32, i32);
+impl_float!(f64, u64, i64);

@@ -94,6 +94,27 @@ pub unsafe trait Simd<T: Float>: Copy + Send + Sync + 'static {
         // SAFETY: forwarded contract.
         unsafe { store_partial(self, p, n, v) }
     }
+    /// A lane mask, the result of a comparison (`bool`, a vector of all-ones/all-zeros
+    /// lanes, or an AVX-512 mask register).
+    type M: Copy;
+    /// Lane-wise `a < b`; false when either is NaN (ordered, quiet).
+    fn lt(self, a: Self::V, b: Self::V) -> Self::M;
+    /// Lane-wise `if m { a } else { b }`.
+    fn select(self, m: Self::M, a: Self::V, b: Self::V) -> Self::V;
+    /// Bitwise `a & b` of the lanes' bit patterns.
+    fn and(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Bitwise `a | b` of the lanes' bit patterns.
+    fn or(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Bitwise `a ^ b` of the lanes' bit patterns.
+    fn xor(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Rounds to the nearest integer, ties to even (NaN stays NaN).
+    fn round(self, a: Self::V) -> Self::V;
+    /// `a · 2^k`, exactly, computed by adding `k` to the exponent field of `a`.
+    ///
+    /// Defined for lanes where `k` is an integer of magnitude below 2^22 and both `a` and
+    /// `a · 2^k` are normal finite numbers; any other lane gets an unspecified value (never
+    /// undefined behaviour). All tiers give the same bits on defined lanes.
+    fn ldexp(self, a: Self::V, k: Self::V) -> Self::V;
 }
 
 /// A computation generic over the SIMD tier: the body of a kernel.

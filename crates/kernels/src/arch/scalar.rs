@@ -72,4 +72,38 @@ unsafe impl<T: Float> Simd<T> for Scalar {
     fn abs(self, a: T) -> T {
         a.abs()
     }
+
+    type M = bool;
+    #[inline(always)]
+    fn lt(self, a: T, b: T) -> bool {
+        a < b
+    }
+    #[inline(always)]
+    fn select(self, m: bool, a: T, b: T) -> T {
+        if m {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn and(self, a: T, b: T) -> T {
+        T::from_bits64(a.to_bits64() & b.to_bits64())
+    }
+    #[inline(always)]
+    fn or(self, a: T, b: T) -> T {
+        T::from_bits64(a.to_bits64() | b.to_bits64())
+    }
+    #[inline(always)]
+    fn xor(self, a: T, b: T) -> T {
+        T::from_bits64(a.to_bits64() ^ b.to_bits64())
+    }
+    #[inline(always)]
+    fn round(self, a: T) -> T {
+        a.round_ties_even_()
+    }
+    #[inline(always)]
+    fn ldexp(self, a: T, k: T) -> T {
+        a.ldexp_bits(k)
+    }
 }

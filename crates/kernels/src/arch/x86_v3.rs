@@ -131,6 +131,7 @@ macro_rules! impl_v3 {
                 // `p..p + n`, which the caller guarantees writable.
                 unsafe { $store_first(p, n, v) }
             }
+            v3_ext!($t, $v);
         }
     };
 }
@@ -206,6 +207,158 @@ unsafe fn store_first_pd(p: *mut f64, n: usize, v: __m256d) {
         }
     }
 }
+
+/// The primitives appended to [`Simd`] (masks, bit operations, rounding, exponent
+/// scaling): emitted as associated items at the end of the `impl` above, forwarding to the
+/// per-type intrinsics of [`Ext`].
+macro_rules! v3_ext {
+    ($t:ty, $v:ty) => {
+        type M = $v;
+        #[inline(always)]
+        fn lt(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::lt(a, b) }
+        }
+        #[inline(always)]
+        fn select(self, m: $v, a: $v, b: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::select(m, a, b) }
+        }
+        #[inline(always)]
+        fn and(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::and(a, b) }
+        }
+        #[inline(always)]
+        fn or(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::or(a, b) }
+        }
+        #[inline(always)]
+        fn xor(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::xor(a, b) }
+        }
+        #[inline(always)]
+        fn round(self, a: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::round(a) }
+        }
+        #[inline(always)]
+        fn ldexp(self, a: $v, k: $v) -> $v {
+            // SAFETY: AVX2 and FMA are available (token).
+            unsafe { <$t as Ext>::ldexp(a, k) }
+        }
+    };
+}
+
+/// Per-type AVX2 intrinsics behind the appended [`Simd`] primitives.
+///
+/// Every function requires AVX2 (callers hold a `V3` token). (`pub` only so that it may
+/// appear in the `Simd` impls; the module is crate-private.)
+pub trait Ext {
+    /// The vector type.
+    type V;
+    /// # Safety
+    /// The CPU supports the tier's instruction set (for this and every function below).
+    unsafe fn lt(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn select(m: Self::V, a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn and(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn or(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn xor(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn round(a: Self::V) -> Self::V;
+    unsafe fn ldexp(a: Self::V, k: Self::V) -> Self::V;
+}
+
+macro_rules! impl_ext {
+    ($t:ty, $v:ty, $cmp:ident, $blendv:ident, $and:ident, $or:ident, $xor:ident,
+     $round:ident, $tobits:ident, $frombits:ident, $set1:ident, $addf:ident, $slli:ident,
+     $addi:ident, $mant:literal, $magic:expr) => {
+        impl Ext for $t {
+            type V = $v;
+            #[inline(always)]
+            unsafe fn lt(a: $v, b: $v) -> $v {
+                // SAFETY: AVX is available (caller).
+                unsafe { $cmp::<_CMP_LT_OQ>(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn select(m: $v, a: $v, b: $v) -> $v {
+                // SAFETY: AVX is available (caller). `blendv` takes its second operand where
+                // the mask lane's sign bit is set; comparison masks are all ones or zeros.
+                unsafe { $blendv(b, a, m) }
+            }
+            #[inline(always)]
+            unsafe fn and(a: $v, b: $v) -> $v {
+                // SAFETY: AVX is available (caller).
+                unsafe { $and(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn or(a: $v, b: $v) -> $v {
+                // SAFETY: AVX is available (caller).
+                unsafe { $or(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn xor(a: $v, b: $v) -> $v {
+                // SAFETY: AVX is available (caller).
+                unsafe { $xor(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn round(a: $v) -> $v {
+                // SAFETY: AVX is available (caller).
+                unsafe { $round::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+            }
+            #[inline(always)]
+            unsafe fn ldexp(a: $v, k: $v) -> $v {
+                // `k + 1.5·2^p` (p = stored mantissa bits) holds the integer `k` in two's
+                // complement in its low mantissa bits (|k| < 2^22); a left shift by p drops
+                // every other bit and lines `k` up with the exponent field, where an integer
+                // add scales `a` by 2^k.
+                // SAFETY: AVX2 is available (caller); the casts only reinterpret bits.
+                unsafe {
+                    let kbits = $slli::<$mant>($tobits($addf(k, $set1($magic))));
+                    $frombits($addi($tobits(a), kbits))
+                }
+            }
+        }
+    };
+}
+
+impl_ext!(
+    f32,
+    __m256,
+    _mm256_cmp_ps,
+    _mm256_blendv_ps,
+    _mm256_and_ps,
+    _mm256_or_ps,
+    _mm256_xor_ps,
+    _mm256_round_ps,
+    _mm256_castps_si256,
+    _mm256_castsi256_ps,
+    _mm256_set1_ps,
+    _mm256_add_ps,
+    _mm256_slli_epi32,
+    _mm256_add_epi32,
+    23,
+    12_582_912.0f32
+);
+impl_ext!(
+    f64,
+    __m256d,
+    _mm256_cmp_pd,
+    _mm256_blendv_pd,
+    _mm256_and_pd,
+    _mm256_or_pd,
+    _mm256_xor_pd,
+    _mm256_round_pd,
+    _mm256_castpd_si256,
+    _mm256_castsi256_pd,
+    _mm256_set1_pd,
+    _mm256_add_pd,
+    _mm256_slli_epi64,
+    _mm256_add_epi64,
+    52,
+    6_755_399_441_055_744.0f64
+);
 
 impl_v3!(
     f32,

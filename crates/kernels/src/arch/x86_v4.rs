@@ -129,6 +129,7 @@ macro_rules! impl_v4 {
                 // written, the first `n` are writable (caller).
                 unsafe { $mask_store(p, first_lanes_mask(n) as $mask_ty, v) }
             }
+            v4_ext!($t, $v);
         }
     };
 }
@@ -138,6 +139,159 @@ macro_rules! impl_v4 {
 fn first_lanes_mask(n: usize) -> __mmask16 {
     ((1u32 << n) - 1) as __mmask16
 }
+
+/// The primitives appended to [`Simd`] (masks, bit operations, rounding, exponent
+/// scaling): emitted as associated items at the end of the `impl` above, forwarding to the
+/// per-type intrinsics of [`Ext`].
+macro_rules! v4_ext {
+    ($t:ty, $v:ty) => {
+        type M = <$t as Ext>::M;
+        #[inline(always)]
+        fn lt(self, a: $v, b: $v) -> Self::M {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::lt(a, b) }
+        }
+        #[inline(always)]
+        fn select(self, m: Self::M, a: $v, b: $v) -> $v {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::select(m, a, b) }
+        }
+        #[inline(always)]
+        fn and(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::and(a, b) }
+        }
+        #[inline(always)]
+        fn or(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::or(a, b) }
+        }
+        #[inline(always)]
+        fn xor(self, a: $v, b: $v) -> $v {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::xor(a, b) }
+        }
+        #[inline(always)]
+        fn round(self, a: $v) -> $v {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::round(a) }
+        }
+        #[inline(always)]
+        fn ldexp(self, a: $v, k: $v) -> $v {
+            // SAFETY: AVX-512F is available (token).
+            unsafe { <$t as Ext>::ldexp(a, k) }
+        }
+    };
+}
+
+/// Per-type AVX-512F intrinsics behind the appended [`Simd`] primitives.
+///
+/// Every function requires AVX-512F (callers hold a `V4` token). (`pub` only so that it
+/// may appear in the `Simd` impls; the module is crate-private.)
+pub trait Ext {
+    /// The vector type.
+    type V;
+    /// The mask type.
+    type M;
+    /// # Safety
+    /// The CPU supports the tier's instruction set (for this and every function below).
+    unsafe fn lt(a: Self::V, b: Self::V) -> Self::M;
+    unsafe fn select(m: Self::M, a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn and(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn or(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn xor(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn round(a: Self::V) -> Self::V;
+    unsafe fn ldexp(a: Self::V, k: Self::V) -> Self::V;
+}
+
+macro_rules! impl_ext {
+    ($t:ty, $v:ty, $m:ty, $cmp:ident, $blend:ident, $tobits:ident, $frombits:ident,
+     $round:ident, $set1:ident, $addf:ident, $slli:ident, $addi:ident, $mant:literal,
+     $magic:expr) => {
+        impl Ext for $t {
+            type V = $v;
+            type M = $m;
+            #[inline(always)]
+            unsafe fn lt(a: $v, b: $v) -> $m {
+                // SAFETY: AVX-512F is available (caller).
+                unsafe { $cmp::<_CMP_LT_OQ>(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn select(m: $m, a: $v, b: $v) -> $v {
+                // SAFETY: AVX-512F is available (caller). `mask_blend(k, x, y)` takes `y`
+                // where the mask bit is set.
+                unsafe { $blend(m, b, a) }
+            }
+            // AVX-512F has no floating-point `and`/`or`/`xor` (that is AVX-512DQ): use the
+            // 512-bit integer forms on the reinterpreted bits.
+            #[inline(always)]
+            unsafe fn and(a: $v, b: $v) -> $v {
+                // SAFETY: AVX-512F is available (caller); the casts only reinterpret bits.
+                unsafe { $frombits(_mm512_and_si512($tobits(a), $tobits(b))) }
+            }
+            #[inline(always)]
+            unsafe fn or(a: $v, b: $v) -> $v {
+                // SAFETY: AVX-512F is available (caller); the casts only reinterpret bits.
+                unsafe { $frombits(_mm512_or_si512($tobits(a), $tobits(b))) }
+            }
+            #[inline(always)]
+            unsafe fn xor(a: $v, b: $v) -> $v {
+                // SAFETY: AVX-512F is available (caller); the casts only reinterpret bits.
+                unsafe { $frombits(_mm512_xor_si512($tobits(a), $tobits(b))) }
+            }
+            #[inline(always)]
+            unsafe fn round(a: $v) -> $v {
+                // SAFETY: AVX-512F is available (caller).
+                unsafe { $round::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+            }
+            #[inline(always)]
+            unsafe fn ldexp(a: $v, k: $v) -> $v {
+                // The same exponent-field add as the AVX2 tier (so the same bits):
+                // `k + 1.5·2^p` (p = stored mantissa bits) holds the integer `k` in two's
+                // complement in its low mantissa bits (|k| < 2^22); a left shift by p drops
+                // every other bit and lines `k` up with the exponent field.
+                // SAFETY: AVX-512F is available (caller); the casts only reinterpret bits.
+                unsafe {
+                    let kbits = $slli::<$mant>($tobits($addf(k, $set1($magic))));
+                    $frombits($addi($tobits(a), kbits))
+                }
+            }
+        }
+    };
+}
+
+impl_ext!(
+    f32,
+    __m512,
+    __mmask16,
+    _mm512_cmp_ps_mask,
+    _mm512_mask_blend_ps,
+    _mm512_castps_si512,
+    _mm512_castsi512_ps,
+    _mm512_roundscale_ps,
+    _mm512_set1_ps,
+    _mm512_add_ps,
+    _mm512_slli_epi32,
+    _mm512_add_epi32,
+    23,
+    12_582_912.0f32
+);
+impl_ext!(
+    f64,
+    __m512d,
+    __mmask8,
+    _mm512_cmp_pd_mask,
+    _mm512_mask_blend_pd,
+    _mm512_castpd_si512,
+    _mm512_castsi512_pd,
+    _mm512_roundscale_pd,
+    _mm512_set1_pd,
+    _mm512_add_pd,
+    _mm512_slli_epi64,
+    _mm512_add_epi64,
+    52,
+    6_755_399_441_055_744.0f64
+);
 
 impl_v4!(
     f32,
