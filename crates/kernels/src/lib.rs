@@ -35,6 +35,7 @@
 
 pub(crate) mod arch;
 pub mod dispatch;
+pub mod elementwise;
 pub mod error;
 mod float;
 pub mod gemm;
@@ -42,6 +43,7 @@ pub mod tanh;
 pub mod view;
 
 pub use dispatch::{simd_level, Level};
+pub use elementwise::{axpy, exp_inplace};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use gemm::reference;

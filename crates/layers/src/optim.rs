@@ -42,8 +42,13 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut [ParamMut<'_, T>]) -> Result<()> {
         let lr = self.lr;
         for p in params.iter_mut() {
-            p.value
-                .zip_mut_with(&p.grad, |w, &g| *w = (-lr).mul_add(g, *w));
+            match (p.grad.as_slice(), p.value.as_slice_mut()) {
+                // The usual case: both contiguous, one vectorized fused update.
+                (Some(g), Some(w)) => recur_kernels::axpy(-lr, g, w)?,
+                _ => p
+                    .value
+                    .zip_mut_with(&p.grad, |w, &g| *w = (-lr).mul_add(g, *w)),
+            }
         }
         Ok(())
     }

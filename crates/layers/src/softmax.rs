@@ -2,7 +2,7 @@
 
 use crate::util::shape_err;
 use ndarray::{ArrayView2, ArrayView3};
-use recur_kernels::{Error, Float, Result};
+use recur_kernels::{exp_inplace, Error, Float, Result};
 
 /// Softmax with cross-entropy loss over `(T, N)` positions.
 ///
@@ -114,17 +114,24 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
                     .copied()
                     .fold(-T::INFINITY, |m, x| if x > m { x } else { m });
                 let max = if max.is_finite() { max } else { T::ZERO };
-                let mut sum = T::ZERO;
-                for &x in row.iter() {
-                    sum += (x - max).exp();
+                let counted = Some(target) != ignore;
+                let shifted_target = if counted {
+                    row[target as usize] - max
+                } else {
+                    T::ZERO
+                };
+                for x in row.iter_mut() {
+                    *x -= max;
                 }
-                let lse = max + sum.ln();
-                if Some(target) != ignore {
-                    total += (lse - row[target as usize]).to_f64();
+                exp_inplace(row);
+                let sum: T = row.iter().copied().sum();
+                if counted {
+                    total += sum.ln().to_f64() - shifted_target.to_f64();
                     count += 1;
                 }
+                let inv = T::ONE / sum;
                 for x in row.iter_mut() {
-                    *x = (*x - lse).exp();
+                    *x *= inv;
                 }
             }
         }
