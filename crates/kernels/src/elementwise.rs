@@ -218,8 +218,8 @@ mod tests {
                     let x: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
                     let mut y: Vec<f64> = (0..n).map(|i| 1.0 - i as f64).collect();
                     axpy(2.0, &x, &mut y).unwrap();
-                    for i in 0..n {
-                        assert_eq!(y[i], 1.0 - i as f64 + i as f64);
+                    for (i, &yi) in y.iter().enumerate() {
+                        assert_eq!(yi, 1.0 - i as f64 + i as f64);
                     }
                 }
                 let mut short = [0.0f32; 2];
