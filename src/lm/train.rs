@@ -62,10 +62,15 @@ impl Batcher {
                 "batch ({batch}) and time ({time}) must be at least 1"
             )));
         }
-        if data_size < batch * time {
+        // batch x time may overflow usize: then no corpus is long enough.
+        let window = batch.checked_mul(time);
+        if window.is_none_or(|w| data_size < w) {
+            let need = match window.and_then(|w| w.checked_add(1)) {
+                Some(need) => need.to_string(),
+                None => "more than usize::MAX".to_string(),
+            };
             return Err(LmError::Corpus(format!(
-                "{corpus_len} tokens are too few for one window of batch x time = {batch} x {time} (need {})",
-                batch * time + 1
+                "{corpus_len} tokens are too few for one window of batch x time = {batch} x {time} (need {need})"
             )));
         }
         let jump = data_size / batch;

@@ -2,7 +2,7 @@
 //! as one GEMM over all steps.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::shape_err;
+use crate::util::{buffer_len, shape_err};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use recur_kernels::{gemm_with, Epilogue, Error, Float, MatMut, MatRef, Parallelism, Result};
 
@@ -92,7 +92,9 @@ impl<T: Float> TimeAffine<T> {
     /// `xs: (T, N, H)` → `ys: (T, N, V)`.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] naming `xs` if its last axis is not `H`.
+    /// [`Error::ShapeMismatch`] naming `xs` if its last axis is not `H`;
+    /// [`Error::SizeOverflow`] naming `xs` if `(T, N, V)` or `(T, N, H)` elements do not fit
+    /// in one allocation.
     pub fn forward(&mut self, xs: ArrayView3<'_, T>) -> Result<ArrayView3<'_, T>> {
         let (t, n, h) = xs.dim();
         let v = self.output_size();
@@ -105,11 +107,16 @@ impl<T: Float> TimeAffine<T> {
             ));
         }
         let rows = t * n;
-        let out_len = rows.checked_mul(v).ok_or_else(|| Error::SizeOverflow {
-            op: "TimeAffine::forward",
-            arg: "xs",
-            shape: format!("(T, N, V) = ({t}, {n}, {v})"),
-        })?;
+        // The output, and the copy of xs kept for backward (xs may be a broadcast view).
+        let out_len = buffer_len::<T>(rows.checked_mul(v));
+        let in_len = buffer_len::<T>(rows.checked_mul(h));
+        let (Some(out_len), Some(_)) = (out_len, in_len) else {
+            return Err(Error::SizeOverflow {
+                op: "TimeAffine::forward",
+                arg: "xs",
+                shape: format!("(T, N, V) = ({t}, {n}, {v}) from (T, N, H) = ({t}, {n}, {h})"),
+            });
+        };
         crate::util::copy_into(&mut self.xs, xs.view());
         self.ys.resize(out_len, T::ZERO);
         gemm_with(

@@ -1,7 +1,7 @@
 //! The embedding layer: a lookup of rows of a `(V, D)` table by token id.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::shape_err;
+use crate::util::{buffer_len, shape_err};
 use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut2};
 use recur_kernels::{Error, Float, Result};
 
@@ -94,9 +94,9 @@ impl<T: Float> Embedding<T> {
                 bound: v_len,
             });
         }
-        let total = t_len
-            .checked_mul(n_len)
-            .and_then(|x| x.checked_mul(d))
+        let ids_len = buffer_len::<u32>(t_len.checked_mul(n_len));
+        let total = buffer_len::<T>(t_len.checked_mul(n_len).and_then(|x| x.checked_mul(d)))
+            .filter(|_| ids_len.is_some())
             .ok_or_else(|| Error::SizeOverflow {
                 op: "Embedding::forward",
                 arg: "ids",

@@ -65,6 +65,15 @@ pub(crate) mod util {
         }
     }
 
+    /// `Some(len)` if a buffer of `len` elements of `T` can exist: its size in bytes fits
+    /// in `isize` (the allocator's limit; beyond it `Vec` panics). `None` for `None`.
+    pub(crate) fn buffer_len<T>(len: Option<usize>) -> Option<usize> {
+        len.filter(|&len| {
+            len.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|bytes| bytes <= isize::MAX as usize)
+        })
+    }
+
     /// `ShapeMismatch` with `expected` written as `(T, N, D) = (_, _, 3)` style text.
     pub(crate) fn shape_err(
         op: &'static str,

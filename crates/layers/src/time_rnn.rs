@@ -21,7 +21,7 @@
 //! The packed `Wh` and `Whᵀ` are rebuilt only when the weights change.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::shape_err;
+use crate::util::{buffer_len, shape_err};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
 use recur_kernels::error::fmt_shape;
 use recur_kernels::{
@@ -236,7 +236,8 @@ impl<T: Float> TimeRnn<T> {
     /// # Errors
     /// [`Error::ShapeMismatch`] naming `xs` if its last axis is not `D`, or naming
     /// `state` if a carried or set state has another batch size than `N`;
-    /// [`Error::SizeOverflow`] if `(T+1)·N·H` overflows. The layer is unchanged.
+    /// [`Error::SizeOverflow`] if `(T+1)·N·H` or `T·N·D` elements overflow `usize` or
+    /// exceed what one allocation can hold. The layer is unchanged.
     pub fn forward(&mut self, xs: ArrayView3<'_, T>) -> Result<ArrayView3<'_, T>> {
         let op = "TimeRnn::forward";
         let (t_len, n, d) = xs.dim();
@@ -263,8 +264,10 @@ impl<T: Float> TimeRnn<T> {
             }
         }
         let nh = n.checked_mul(h);
-        let total = nh.and_then(|nh| (t_len.checked_add(1)?).checked_mul(nh));
-        let (Some(nh), Some(total)) = (nh, total) else {
+        let total = buffer_len::<T>(nh.and_then(|nh| (t_len.checked_add(1)?).checked_mul(nh)));
+        // The copy of xs kept for backward (xs may be a broadcast view of few elements).
+        let xs_len = buffer_len::<T>(t_len.checked_mul(n).and_then(|tn| tn.checked_mul(d)));
+        let (Some(nh), Some(total), Some(_)) = (nh, total, xs_len) else {
             return Err(Error::SizeOverflow {
                 op,
                 arg: "xs",

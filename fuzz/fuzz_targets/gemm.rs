@@ -1,0 +1,468 @@
+//! GEMM on arbitrary small shapes, strides, transposes and padding, every SIMD tier of
+//! this machine, `gemm` / `gemm_with` with each `Epilogue` / `PackedB` + `gemm_packed`:
+//! the result agrees with `reference::gemm_reference` (f64 accumulation) within a k-scaled
+//! tolerance, with the epilogue applied in f64; `beta = 0` never reads C (C holds NaN);
+//! elements of C's slice outside the view are never written; a bad shape is an `Err` that
+//! leaves C untouched.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use recur::kernels::dispatch::{available_levels, with_level};
+use recur::kernels::reference::gemm_reference;
+use recur::kernels::{
+    gemm, gemm_packed, gemm_with, Epilogue, Float, Level, MatMut, MatRef, PackedB, Parallelism,
+};
+use recur_fuzz::Rng;
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Layout {
+    /// Row-major with `pad` extra elements per row and column stride `1 + cs % 3`.
+    Row { pad: u8, cs: u8 },
+    /// Column-major with `pad` extra elements per column and row stride `1 + rs % 3`.
+    Col { pad: u8, rs: u8 },
+    /// Every row the same (row stride 0); for C (which must not alias) row-major.
+    BroadcastRows,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Coef {
+    Zero,
+    One,
+    MinusOne,
+    Eighths(i8),
+}
+
+impl Coef {
+    fn get(self) -> f64 {
+        match self {
+            Coef::Zero => 0.0,
+            Coef::One => 1.0,
+            Coef::MinusOne => -1.0,
+            Coef::Eighths(v) => f64::from(v) / 8.0,
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Values {
+    /// Integers in [-4, 4].
+    Ints,
+    /// Uniform in [-1, 1).
+    Unit,
+    /// Signed powers of two from 2^-20 to 2^8 times [1, 2).
+    Wide,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Special {
+    Nan,
+    Inf,
+    NegInf,
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Epi {
+    None,
+    Bias,
+    Tanh,
+    BiasTanh,
+    TanhBackward { e: Layout, y: Layout },
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Entry {
+    Gemm,
+    With,
+    /// `PackedB` built on the tier with this index in `available_levels()`.
+    Packed {
+        pack_tier: u8,
+    },
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Par {
+    Serial,
+    Auto,
+    Rayon(u8),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    m: u8,
+    n: u8,
+    k: u8,
+    /// Lets one of m or k cross the block sizes MC / KC.
+    big: Option<bool>,
+    a: Layout,
+    b: Layout,
+    c: Layout,
+    alpha: Coef,
+    beta: Coef,
+    epi: Epi,
+    entry: Entry,
+    par: Par,
+    f64: bool,
+    seed: u64,
+    values: Values,
+    /// `(in A?, element index, value)`.
+    specials: Vec<(bool, u16, Special)>,
+    /// A wrong shape for one argument (bias length, e/y shape, PackedB depth, C shape).
+    wrong: Option<(u8, u8)>,
+}
+
+/// `(row_stride, col_stride, slice length)` of a `rows x cols` operand; extra slice
+/// elements are guards.
+fn strides(
+    l: Layout,
+    rows: usize,
+    cols: usize,
+    mutable: bool,
+    tail: usize,
+) -> (usize, usize, usize) {
+    let (rs, cs) = match l {
+        Layout::Row { pad, cs } => {
+            let cs = 1 + cs as usize % 3;
+            (cols * cs + pad as usize % 5, cs)
+        }
+        Layout::Col { pad, rs } => {
+            let rs = 1 + rs as usize % 3;
+            (rs, rows * rs + pad as usize % 5)
+        }
+        Layout::BroadcastRows if mutable => (cols, 1),
+        Layout::BroadcastRows => (0, 1),
+    };
+    let len = if rows == 0 || cols == 0 {
+        tail
+    } else {
+        (rows - 1) * rs + (cols - 1) * cs + 1 + tail
+    };
+    (rs, cs, len)
+}
+
+fn value(rng: &mut Rng, v: Values) -> f64 {
+    match v {
+        Values::Ints => rng.int(4),
+        Values::Unit => rng.unit(),
+        Values::Wide => {
+            let e = rng.below(29) as i32 - 20;
+            let m = 1.0 + (rng.unit() + 1.0) / 2.0;
+            let s = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+            s * m * 2f64.powi(e)
+        }
+    }
+}
+
+/// A `rows x cols` operand: its slice (guards = `guard`), strides, and the logical values.
+struct Operand<T> {
+    data: Vec<T>,
+    rs: usize,
+    cs: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl<T: Float> Operand<T> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        l: Layout,
+        rows: usize,
+        cols: usize,
+        mutable: bool,
+        guard: T,
+        rng: &mut Rng,
+        vals: Values,
+    ) -> Self {
+        let tail = rng.below(3) as usize;
+        let (rs, cs, len) = strides(l, rows, cols, mutable, tail);
+        let mut data = vec![guard; len];
+        for i in 0..rows {
+            for j in 0..cols {
+                data[i * rs + j * cs] = T::from_f64(value(rng, vals));
+            }
+        }
+        Operand {
+            data,
+            rs,
+            cs,
+            rows,
+            cols,
+        }
+    }
+    fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.rs + j * self.cs]
+    }
+    fn view(&self) -> MatRef<'_, T> {
+        MatRef::from_strided(&self.data, self.rows, self.cols, self.rs, self.cs)
+            .expect("operand view is valid")
+    }
+}
+
+/// Skip inputs that hit the known, reported bug of `PackedB::new` on a `(k, 0)` matrix.
+const KNOWN_BUG_PACK_K_BY_0: bool = true;
+
+fn epilogue<'a, T: Float>(
+    kind: Epi,
+    bias: &'a [T],
+    e: MatRef<'a, T>,
+    y: MatRef<'a, T>,
+) -> Epilogue<'a, T> {
+    match kind {
+        Epi::None => Epilogue::None,
+        Epi::Bias => Epilogue::Bias(bias),
+        Epi::Tanh => Epilogue::Tanh,
+        Epi::BiasTanh => Epilogue::BiasTanh(bias),
+        Epi::TanhBackward { .. } => Epilogue::TanhBackward { e, y },
+    }
+}
+
+fn bits<T: Float>(x: &[T]) -> Vec<u64> {
+    x.iter().map(|v| v.to_f64().to_bits()).collect()
+}
+
+fn run<T: Float>(inp: &Input) {
+    let (mut m, n, mut k) = (
+        inp.m as usize % 41,
+        inp.n as usize % 41,
+        inp.k as usize % 41,
+    );
+    match inp.big {
+        Some(true) => m = 60 + inp.m as usize % 100,
+        Some(false) => k = 250 + inp.k as usize % 20,
+        None => {}
+    }
+    let mut rng = Rng::new(inp.seed);
+    let nan = T::NAN;
+    let mut a = Operand::<T>::new(inp.a, m, k, false, nan, &mut rng, inp.values);
+    let mut b = Operand::<T>::new(inp.b, k, n, false, nan, &mut rng, inp.values);
+    for &(in_a, idx, sp) in inp.specials.iter().take(4) {
+        let x = match sp {
+            Special::Nan => T::NAN,
+            Special::Inf => T::INFINITY,
+            Special::NegInf => -T::INFINITY,
+        };
+        let op = if in_a { &mut a } else { &mut b };
+        let count = op.rows * op.cols;
+        if count > 0 {
+            let idx = idx as usize % count;
+            let (i, j) = (idx / op.cols, idx % op.cols);
+            op.data[i * op.rs + j * op.cs] = x;
+        }
+    }
+    let alpha = T::from_f64(inp.alpha.get());
+    let beta = T::from_f64(inp.beta.get());
+    let sentinel = T::from_f64(-7777.0);
+    let mut c0 = Operand::<T>::new(inp.c, m, n, true, sentinel, &mut rng, Values::Unit);
+    if beta == T::ZERO {
+        // beta = 0: C must not be read, so NaN in it must not show in the result.
+        for i in 0..m {
+            for j in 0..n {
+                c0.data[i * c0.rs + j * c0.cs] = T::NAN;
+            }
+        }
+    }
+    let bias: Vec<T> = (0..n)
+        .map(|_| T::from_f64(value(&mut rng, inp.values)))
+        .collect();
+    let (el, yl) = match inp.epi {
+        Epi::TanhBackward { e, y } => (e, y),
+        _ => (Layout::Row { pad: 0, cs: 0 }, Layout::Row { pad: 0, cs: 0 }),
+    };
+    let e = Operand::<T>::new(el, m, n, false, nan, &mut rng, inp.values);
+    let y = Operand::<T>::new(yl, m, n, false, nan, &mut rng, Values::Unit);
+
+    // Wrong shapes (exactly one argument), which must give an Err and leave C alone.
+    let wrong = inp.wrong.map(|(what, by)| (what % 4, 1 + by as usize % 3));
+    let bias_len = match wrong {
+        Some((0, by)) => n + by,
+        _ => n,
+    };
+    let bias_long: Vec<T> = (0..bias_len)
+        .map(|j| bias.get(j).copied().unwrap_or(T::ONE))
+        .collect();
+    let (e_rows, y_cols) = match wrong {
+        Some((1, by)) => (m + by, n),
+        Some((2, by)) => (m, n + by),
+        _ => (m, n),
+    };
+    let e_bad = Operand::<T>::new(el, e_rows, n, false, nan, &mut rng, inp.values);
+    let y_bad = Operand::<T>::new(yl, m, y_cols, false, nan, &mut rng, Values::Unit);
+    let packed_k = match wrong {
+        Some((3, by)) => k + by,
+        _ => k,
+    };
+    let b_for_pack = if packed_k == k {
+        None
+    } else {
+        Some(Operand::<T>::new(
+            Layout::Row { pad: 0, cs: 0 },
+            packed_k,
+            n,
+            false,
+            nan,
+            &mut rng,
+            inp.values,
+        ))
+    };
+
+    if KNOWN_BUG_PACK_K_BY_0 && matches!(inp.entry, Entry::Packed { .. }) && packed_k > 0 && n == 0
+    {
+        // Known bug (tests/kernel_regressions.rs): packing a (k, 0) matrix trips a debug
+        // assertion in gemm/pack.rs. Skipped so that the long runs look for new bugs; set
+        // the constant to false once it is fixed.
+        return;
+    }
+    let epi_kind = match inp.entry {
+        Entry::Gemm => Epi::None,
+        _ => inp.epi,
+    };
+    let expect_err = match (wrong, epi_kind, inp.entry) {
+        (Some((0, _)), Epi::Bias | Epi::BiasTanh, _) => true,
+        (Some((1 | 2, _)), Epi::TanhBackward { .. }, _) => true,
+        (Some((3, _)), _, Entry::Packed { .. }) => true,
+        _ => false,
+    };
+    let par = match inp.par {
+        Par::Serial => Parallelism::Serial,
+        Par::Auto => Parallelism::Auto,
+        Par::Rayon(t) => Parallelism::Rayon(t as usize % 4),
+    };
+
+    // The reference: alpha·A·B + beta·C accumulated in f64 (rounded once to T), then the
+    // epilogue in f64; and the magnitude alpha·|A|·|B| + |beta·C| for the tolerance.
+    let mut c_ref = c0.data.clone();
+    gemm_reference(
+        alpha,
+        a.view(),
+        b.view(),
+        beta,
+        MatMut::from_strided(&mut c_ref, m, n, c0.rs, c0.cs).expect("C view"),
+    )
+    .expect("reference shapes chain");
+    let eps = T::EPSILON.to_f64();
+    let mut in_view = vec![false; c0.data.len()];
+    for i in 0..m {
+        for j in 0..n {
+            in_view[i * c0.rs + j * c0.cs] = true;
+        }
+    }
+    let levels = available_levels();
+    for &level in &levels {
+        let mut c = c0.data.clone();
+        let result = with_level(level, || {
+            let cv = MatMut::from_strided(&mut c, m, n, c0.rs, c0.cs).expect("C view");
+            let (ev, yv) = if expect_err {
+                (e_bad.view(), y_bad.view())
+            } else {
+                (e.view(), y.view())
+            };
+            let bias_arg: &[T] = &bias_long;
+            match inp.entry {
+                Entry::Gemm => gemm(alpha, a.view(), b.view(), beta, cv),
+                Entry::With => gemm_with(
+                    alpha,
+                    a.view(),
+                    b.view(),
+                    beta,
+                    cv,
+                    epilogue(epi_kind, bias_arg, ev, yv),
+                    par,
+                ),
+                Entry::Packed { pack_tier } => {
+                    let pack_level: Level = levels[pack_tier as usize % levels.len()];
+                    let src = b_for_pack.as_ref().unwrap_or(&b);
+                    let packed = with_level(pack_level, || PackedB::new(src.view()))
+                        .expect("packing a small matrix");
+                    assert_eq!((packed.rows(), packed.cols()), (src.rows, n));
+                    gemm_packed(
+                        alpha,
+                        a.view(),
+                        &packed,
+                        beta,
+                        cv,
+                        epilogue(epi_kind, bias_arg, ev, yv),
+                        par,
+                    )
+                }
+            }
+        });
+        if expect_err {
+            let err = result.expect_err("a wrong shape must be an Err");
+            let _ = err.to_string();
+            assert_eq!(bits(&c), bits(&c0.data), "a failed call wrote C");
+            continue;
+        }
+        result.unwrap_or_else(|err| panic!("valid call failed on {level:?}: {err}"));
+        for (o, (&got, &was)) in c.iter().zip(&c0.data).enumerate() {
+            if !in_view[o] {
+                assert_eq!(
+                    got.to_f64().to_bits(),
+                    was.to_f64().to_bits(),
+                    "{level:?}: guard element {o} of C's slice was written"
+                );
+            }
+        }
+        for i in 0..m {
+            for j in 0..n {
+                let mut mag = 0.0f64;
+                for p in 0..k {
+                    mag += (a.at(i, p).to_f64() * b.at(p, j).to_f64()).abs();
+                }
+                mag *= alpha.to_f64().abs();
+                if beta != T::ZERO {
+                    mag += (beta.to_f64() * c0.at(i, j).to_f64()).abs();
+                }
+                let v = c_ref[i * c0.rs + j * c0.cs].to_f64();
+                let tol_v = 2.0 * (k as f64 + 2.0) * eps * mag + f64::MIN_POSITIVE;
+                let bj = bias[j].to_f64();
+                let (want, tol) = match epi_kind {
+                    Epi::None => (v, tol_v),
+                    Epi::Bias => (v + bj, tol_v + 2.0 * eps * (v.abs() + bj.abs())),
+                    Epi::Tanh => (v.tanh(), tol_v + 4.0 * eps),
+                    Epi::BiasTanh => (
+                        (v + bj).tanh(),
+                        tol_v + 2.0 * eps * (v.abs() + bj.abs()) + 4.0 * eps,
+                    ),
+                    Epi::TanhBackward { .. } => {
+                        let (ev, yv) = (e.at(i, j).to_f64(), y.at(i, j).to_f64());
+                        // 1 − y² with one rounding (as the kernel forms it): without the
+                        // fusion, f64 itself loses digits to cancellation when |y| ≈ 1.
+                        let q_ref = (-yv).mul_add(yv, 1.0);
+                        let q = q_ref.abs() * (1.0 + eps);
+                        let s = v.abs() + ev.abs();
+                        let want = (v + ev) * q_ref;
+                        (
+                            want,
+                            2.0 * ((tol_v + eps * s) * q + (s + tol_v) * eps * q)
+                                + 2.0 * eps * s * q
+                                + 4.0 * f64::EPSILON * want.abs()
+                                + f64::MIN_POSITIVE,
+                        )
+                    }
+                };
+                let got = c[i * c0.rs + j * c0.cs].to_f64();
+                let ok = if want.is_nan() {
+                    got.is_nan()
+                } else if want.is_infinite() {
+                    got == want
+                } else {
+                    got.is_finite() && (got - want).abs() <= tol
+                        || (tol.is_infinite() && !got.is_nan())
+                };
+                assert!(
+                    ok,
+                    "{level:?} {} m={m} n={n} k={k} C({i}, {j}) = {got:e}, want {want:e} (tol {tol:e})",
+                    T::NAME
+                );
+            }
+        }
+    }
+}
+
+fuzz_target!(|inp: Input| {
+    if inp.f64 {
+        run::<f64>(&inp);
+    } else {
+        run::<f32>(&inp);
+    }
+});
