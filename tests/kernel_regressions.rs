@@ -1,12 +1,12 @@
-//! Regressions found by the fuzz targets in code that is being rewritten elsewhere
-//! (`crates/kernels/src/gemm/*`), kept as failing tests until the owners fix them.
+//! Regressions found by the fuzz targets in the kernels.
 //!
 //! `PackedB::new` / `PackedB::repack` of a `(k, 0)` matrix (no columns, `k > 0`) panics in
 //! builds with debug assertions (`cargo test`, the fuzz builds): `pack_b` asserts that its
 //! destination holds `kc * nr` elements even when there is no panel to write, and
 //! `repack` computes `k * nr` unchecked. Release builds (no debug assertions, wrapping
-//! arithmetic) give the right, empty, result, so these tests fail only in debug builds.
-//! Found by `cargo fuzz run gemm` (input: `m = 50, n = 0, k = 2`, `Entry::Packed`).
+//! arithmetic) gave the right, empty, result, so this failed only in debug builds. Found
+//! by `cargo fuzz run gemm` (input: `m = 50, n = 0, k = 2`, `Entry::Packed`); fixed by
+//! skipping the packing of an empty operand.
 
 use recur::kernels::dispatch::{available_levels, with_level};
 use recur::kernels::{gemm_packed, Epilogue, MatMut, MatRef, PackedB, Parallelism};

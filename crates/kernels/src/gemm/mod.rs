@@ -197,7 +197,12 @@ impl<T: Float> WithSimd<T> for PackOp<'_, '_, T> {
             })?;
         self.data.clear();
         self.data.resize(len, T::ZERO);
-        pack::pack_b(s, self.b, self.data, k * nr);
+        if len > 0 {
+            // len > 0 means k >= 1 and n >= 1, and k * nr <= len cannot overflow. (With no
+            // column there is no panel to write: found by `cargo fuzz run gemm`,
+            // tests/kernel_regressions.rs.)
+            pack::pack_b(s, self.b, self.data, k * nr);
+        }
         Ok((S::LEVEL, nr))
     }
 }
