@@ -10,7 +10,7 @@
 //! The error is `|y − tanh(x)| / ulp(y)`, `ulp(y)` being the spacing of the type's values at
 //! `|y|`.
 //! - `f32`: **at most 1 ulp for every input** (checked on all 2³² inputs against the `f64`
-//!   libm; the largest error found is 0.818 ulp, at `x = 0.7657369`).
+//!   libm; the largest error found is 0.855 ulp, at `x = 0.78818375`).
 //! - `f64`: **at most 2 ulp** (checked on 10⁷ inputs over every binade of `[−20, 20]`
 //!   against a double-double evaluation; the largest error found is 0.974 ulp).
 //!
@@ -112,20 +112,24 @@ pub fn tanh_backward<T: Float>(y: &[T], dy: &[T], dx: &mut [T]) -> Result<()> {
 ///   - `a` clamped to [`consts::TanhConsts::SAT`] (where `tanh` already rounds to 1), so `E` stays
 ///     finite and ±inf gives ±1;
 ///   - `E = 2^k · e^{2h}`, `k = round(2a / ln 2)`, `h = a − k·ln2/2` (two-constant
-///     Cody–Waite, `|h| <= ln2/4`), `e^{2h} = 1 + h·Q(h)` with a minimax `Q`;
-///   - `g = 1/(E + 1)`, then its error is compensated to second order: `E + 1` is split
-///     exactly into `d + dl` (Fast2Sum), the residual `r = 1 − g·d − g·dl` is formed with
-///     two FMAs and `gl = g·r`, so `g + gl = 1/(E + 1)` to about 2⁻⁴⁶ relative;
-///   - `1 − 2g − 2gl` is formed as an exact `t + tl` (`t = 1 − 2g`, `tl` its rounding
-///     error, both by FMA) so that only the final addition rounds.
+///     Cody–Waite, `|h| <= ln2/4`), `e^{2h} = 1 + h·Q(h)` with a minimax `Q` evaluated by
+///     second-order Horner; the whole branch works on `2E` (the factor 2 is folded into
+///     `Q`'s coefficients, exactly), which saves a multiply below;
+///   - `g = 1/(E + 1)` by one division, then its error is compensated to second order:
+///     `2E + 2` is split exactly into `d2 + dl2` (Fast2Sum), and the residual
+///     `r2 = 2 − g·d2 − g·dl2 = 2(1 − g(E + 1))` is formed with two FMAs (the inner one
+///     exact), so that `2/(E + 1) = 2g + g·r2` to about 2⁻⁴⁶ relative;
+///   - `1 − 2g` is formed as an exact `t + tl` (`t = 1 − 2g`, `tl` its rounding error, both
+///     by FMA), then `y = t + (tl − g·r2)`: only that last addition rounds noticeably.
 ///
 ///   What is left is the final rounding (½ ulp) plus the error of `E` scaled by
 ///   `2/(E + 1) <= 0.49` (`a > C >= atanh(1/2)` keeps the result in `[0.5, 1]`, where one
 ///   ulp is one fixed absolute step).
 ///
-/// Cost per vector (`f32`): 1 division and 37 other vector operations, 22 of them
-/// multiplies/FMAs (the bound on Zen 3, which has two FMA pipes); `f64` has longer
-/// polynomials (10 and 11 coefficients instead of 5 and 6).
+/// Cost per vector (`f32`): 1 division and 38 other vector operations, 23 of them
+/// multiplies/FMAs; `f64` has longer polynomials (10 and 11 coefficients instead of 5 and
+/// 6). On Zen 3 the loop is bound by the length of the dependency chain (about 70 cycles
+/// per vector) more than by the FMA pipes: see `BENCHMARKS.md`.
 #[inline(always)]
 pub(crate) fn tanh_vec<T: Float, S: Simd<T>>(s: S, x: S::V) -> S::V {
     let one = s.splat(T::ONE);
@@ -137,20 +141,23 @@ pub(crate) fn tanh_vec<T: Float, S: Simd<T>>(s: S, x: S::V) -> S::V {
     let a2 = s.mul(a, a);
     let y_small = s.fma(s.mul(a, a2), horner(s, a2, T::SMALL), a);
 
-    // a > C: 1 − 2/(e^{2a} + 1).
+    // a > C: 1 − 2/(e^{2a} + 1), with everything scaled by 2 (exact) to save a multiply.
     let ac = s.min(s.splat(T::SAT), a); // min(SAT, NaN) is NaN: see `Simd::min`
     let k = s.round(s.mul(ac, s.splat(T::TWO_OVER_LN2)));
-    let h = s.fnma(k, s.splat(T::HALF_LN2_HI), ac);
-    let h = s.fnma(k, s.splat(T::HALF_LN2_LO), h);
-    let e = s.ldexp(s.fma(h, horner(s, h, T::EXP), one), k); // e^{2ac}, >= e^{2C} > 1
-    let d = s.add(e, one);
-    let dl = s.sub(one, s.sub(d, e)); // e + 1 = d + dl exactly (Fast2Sum, e >= 1)
-    let g = s.div(one, d);
-    let r = s.fnma(g, dl, s.fnma(g, d, one)); // 1 − g·(d + dl); the inner FMA is exact
-    let gl = s.mul(g, r); // 1/(e + 1) ≈ g + gl
+    let h_hi = s.fnma(k, s.splat(T::HALF_LN2_HI), ac);
+    // The low part of the reduction only enters through the final `h·Q`, so it is computed
+    // beside `Q(h_hi)` instead of before it (shorter dependency chain; Q's argument being
+    // off by k·HALF_LN2_LO <= 3e-8 moves e^{2h} by less than 2⁻³⁰ relative).
+    let h = s.fnma(k, s.splat(T::HALF_LN2_LO), h_hi);
+    let e2 = s.ldexp(s.fma(h, horner2(s, h_hi, T::EXP2), two), k); // 2·e^{2ac} >= 2e^{2C}
+    let d2 = s.add(e2, two);
+    let dl2 = s.sub(two, s.sub(d2, e2)); // 2e + 2 = d2 + dl2 exactly (Fast2Sum, e2 >= 2)
+    let g = s.div(two, d2); // 1/(e + 1), rounded
+    let r2 = s.fnma(g, dl2, s.fnma(g, d2, two)); // 2·(1 − g·(e + 1)); inner FMA exact
     let t = s.fnma(two, g, one); // t ∈ [0.5, 1]
     let tl = s.fnma(two, g, s.sub(one, t)); // 1 − 2g = t + tl exactly (1 − t is exact)
-    let y_large = s.add(t, s.fnma(two, gl, tl));
+                                            // 1 − 2/(e + 1) = 1 − 2g·(1 + r) to second order in r = r2/2
+    let y_large = s.add(t, s.fnma(g, r2, tl));
 
     let y = s.select(s.lt(s.splat(T::SMALL_MAX), a), y_large, y_small);
     s.xor(y, sign)
@@ -159,10 +166,37 @@ pub(crate) fn tanh_vec<T: Float, S: Simd<T>>(s: S, x: S::V) -> S::V {
 /// `c[0] + x·(c[1] + x·(c[2] + …))` (Horner; `c` is a constant, so this unrolls).
 #[inline(always)]
 fn horner<T: Float, S: Simd<T>>(s: S, x: S::V, c: &[T]) -> S::V {
-    let (&last, rest) = c.split_last().expect("a polynomial has a coefficient");
-    rest.iter()
-        .rev()
-        .fold(s.splat(last), |acc, &ci| s.fma(acc, x, s.splat(ci)))
+    // An index loop, not an iterator fold: see `horner2`.
+    let mut i = c.len() - 1;
+    let mut acc = s.splat(c[i]);
+    while i > 0 {
+        i -= 1;
+        acc = s.fma(acc, x, s.splat(c[i]));
+    }
+    acc
+}
+
+/// `c[0] + c[1]·x + c[2]·x² + …` as a Horner scheme in `x²` over the pairs
+/// `c[2i] + c[2i+1]·x` (second-order Horner): one more multiply than Horner, but the
+/// pairs are independent, so the dependency chain is about half as long.
+#[inline(always)]
+fn horner2<T: Float, S: Simd<T>>(s: S, x: S::V, c: &[T]) -> S::V {
+    // Plain index loops over the constant `c`: LLVM unrolls them completely, whereas the
+    // `chunks().rev().fold()` form was left as an out-of-line call (with `vzeroupper`).
+    let n = c.len();
+    let x2 = s.mul(x, x);
+    let mut i = n.div_ceil(2) - 1; // index of the top pair
+    let mut acc = if 2 * i + 1 < n {
+        s.fma(s.splat(c[2 * i + 1]), x, s.splat(c[2 * i]))
+    } else {
+        s.splat(c[2 * i])
+    };
+    while i > 0 {
+        i -= 1;
+        let pair = s.fma(s.splat(c[2 * i + 1]), x, s.splat(c[2 * i]));
+        acc = s.fma(acc, x2, pair);
+    }
+    acc
 }
 
 pub(crate) mod consts {
@@ -182,8 +216,9 @@ pub(crate) mod consts {
         const HALF_LN2_HI: Self;
         /// `ln(2)/2 − HALF_LN2_HI`, rounded.
         const HALF_LN2_LO: Self;
-        /// `Q` of `e^{2h} ≈ 1 + h·Q(h)` on `|h| <= 0.1734` (just above `ln(2)/4`).
-        const EXP: &'static [Self];
+        /// `2Q`, where `e^{2h} ≈ 1 + h·Q(h)` on `|h| <= 0.1734` (just above `ln(2)/4`):
+        /// the kernel evaluates `2e^{2h} = 2 + h·(2Q)(h)`.
+        const EXP2: &'static [Self];
     }
 
     impl TanhConsts for f32 {
@@ -201,14 +236,14 @@ pub(crate) mod consts {
         const TWO_OVER_LN2: f32 = 2.885_39;
         const HALF_LN2_HI: f32 = 0.346_573_6;
         const HALF_LN2_LO: f32 = -9.523_271e-10;
-        // tools/tanh_fit.py f32 exp 0.1734 5: relative error 2^-27.8 after rounding.
-        const EXP: &'static [f32] = &[
-            2.0,
-            2.0,
-            1.3333191e+00,
-            6.6664886e-01,
-            2.67913e-01,
-            8.982417e-02,
+        // 2 × tools/tanh_fit.py f32 exp 0.1734 5: relative error 2^-27.8 after rounding.
+        const EXP2: &'static [f32] = &[
+            2.0 * 2.0,
+            2.0 * 2.0,
+            2.0 * 1.3333191e+00,
+            2.0 * 6.6664886e-01,
+            2.0 * 2.67913e-01,
+            2.0 * 8.982417e-02,
         ];
     }
 
@@ -232,19 +267,19 @@ pub(crate) mod consts {
         const TWO_OVER_LN2: f64 = 2.885_390_081_777_926_8;
         const HALF_LN2_HI: f64 = 0.346_573_590_279_972_64;
         const HALF_LN2_LO: f64 = 1.159_523_406_923_149_8e-17;
-        // tools/tanh_fit.py f64 exp 0.1734 10: relative error 2^-55.2 after rounding.
-        const EXP: &'static [f64] = &[
-            2.0,
-            2.0,
-            1.333_333_333_332_954_7,
-            0.666_666_666_665_915_7,
-            0.266_666_666_769_300_34,
-            0.088_888_889_092_070_16,
-            0.025_396_816_197_280_608,
-            0.006_349_188_137_317_804,
-            0.001_411_269_936_239_472_8,
-            0.000_282_852_464_138_240_4,
-            4.705_576_365_371_690_4e-5,
+        // 2 × tools/tanh_fit.py f64 exp 0.1734 10: relative error 2^-55.2 after rounding.
+        const EXP2: &'static [f64] = &[
+            2.0 * 2.0,
+            2.0 * 2.0,
+            2.0 * 1.333_333_333_332_954_7,
+            2.0 * 0.666_666_666_665_915_7,
+            2.0 * 0.266_666_666_769_300_34,
+            2.0 * 0.088_888_889_092_070_16,
+            2.0 * 0.025_396_816_197_280_608,
+            2.0 * 0.006_349_188_137_317_804,
+            2.0 * 0.001_411_269_936_239_472_8,
+            2.0 * 0.000_282_852_464_138_240_4,
+            2.0 * 4.705_576_365_371_690_4e-5,
         ];
     }
 }
