@@ -301,11 +301,14 @@ impl<T: Float> WithSimd<T> for TanhOp<'_, T> {
     #[inline(always)]
     fn with_simd<S: Tier<T>>(self, s: S) {
         let n = self.y.len();
+        // The destination pointer comes first and the in-place source is derived from it:
+        // a pointer taken from `y.as_ptr()` would be invalidated by the later unique
+        // reborrow in `y.as_mut_ptr()` (Stacked Borrows; found by Miri).
+        let dst = self.y.as_mut_ptr();
         let src = match self.x {
             Some(x) => x.as_ptr(),
-            None => self.y.as_ptr(),
+            None => dst as *const T,
         };
-        let dst = self.y.as_mut_ptr();
         let lanes = S::LANES;
         let mut i = 0;
         while i + lanes <= n {

@@ -1,13 +1,12 @@
-//! Undefined behaviour found by Miri (issue #7) in code that is being rewritten elsewhere
-//! (`src/tanh.rs`), kept as a failing test until its owners fix it. It passes natively;
-//! it fails under `cargo +nightly miri test -p recur-kernels --test miri_regressions`.
+//! Regression tests for undefined behaviour Miri found (issue #7). They pass natively;
+//! their point is `cargo +nightly miri test -p recur-kernels --test miri_regressions`.
 //!
-//! `tanh_inplace` builds its source pointer with `self.y.as_ptr()` and then its destination
-//! with `self.y.as_mut_ptr()`; the second (a unique reborrow of the whole slice) invalidates
-//! the first under Stacked Borrows, so every later read through the source pointer is UB:
-//! "attempting a read access using <tag> ... but that tag does not exist in the borrow
-//! stack for this location" (`TanhOp::with_simd`, `src/tanh.rs`). Deriving the source
-//! from the destination pointer (`dst as *const T`) would fix it.
+//! `tanh_inplace` used to build its source pointer with `self.y.as_ptr()` and then its
+//! destination with `self.y.as_mut_ptr()`; the second (a unique reborrow of the whole
+//! slice) invalidated the first under Stacked Borrows, so every later read through the
+//! source pointer was UB ("attempting a read access using <tag> ... but that tag does not
+//! exist in the borrow stack"). `TanhOp::with_simd` now derives the source from the
+//! destination pointer.
 
 #[test]
 fn tanh_inplace_reads_through_a_valid_pointer() {
