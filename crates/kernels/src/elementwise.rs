@@ -28,7 +28,7 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) -> Result<()> {
             got: fmt_shape(&[y.len()]),
         });
     }
-    T::dispatch(level(), AxpyOp { alpha, x, y });
+    T::run_axpy(level(), AxpyOp { alpha, x, y });
     Ok(())
 }
 
@@ -47,10 +47,10 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) -> Result<()> {
 /// assert_eq!(&x[2..], &[0.0, f64::INFINITY]);
 /// ```
 pub fn exp_inplace<T: Float>(x: &mut [T]) {
-    T::dispatch(level(), ExpOp { x });
+    T::run_exp(level(), ExpOp { x });
 }
 
-struct AxpyOp<'a, T> {
+pub(crate) struct AxpyOp<'a, T> {
     alpha: T,
     x: &'a [T],
     y: &'a mut [T],
@@ -80,7 +80,7 @@ impl<T: Float> WithSimd<T> for AxpyOp<'_, T> {
     }
 }
 
-struct ExpOp<'a, T> {
+pub(crate) struct ExpOp<'a, T> {
     x: &'a mut [T],
 }
 

@@ -98,6 +98,44 @@ pub(crate) mod private {
         where
             Self: Float;
 
+        /// The kernels' entry points, one per operation, each compiled once in this crate
+        /// for each element type (`#[inline(never)]` in the impls). The public generic
+        /// functions forward here, so a downstream crate that calls `gemm::<f32>` links to
+        /// the compiled GEMM instead of instantiating its every tier, micro-kernel and
+        /// epilogue again (which made each test binary and doctest take minutes to build).
+        #[allow(private_interfaces)]
+        fn run_gemm(level: Level, op: crate::gemm::GemmOp<'_, '_, Self>) -> crate::Result<()>
+        where
+            Self: Float;
+        /// [`Self::run_gemm`] for packing a `PackedB`.
+        #[allow(private_interfaces)]
+        fn run_pack(
+            level: Level,
+            op: crate::gemm::PackOp<'_, '_, Self>,
+        ) -> crate::Result<(Level, usize)>
+        where
+            Self: Float;
+        /// [`Self::run_gemm`] for `tanh` and `tanh_inplace`.
+        #[allow(private_interfaces)]
+        fn run_tanh(level: Level, op: crate::tanh::TanhOp<'_, Self>)
+        where
+            Self: Float;
+        /// [`Self::run_gemm`] for `tanh_backward`.
+        #[allow(private_interfaces)]
+        fn run_tanh_backward(level: Level, op: crate::tanh::TanhBackwardOp<'_, Self>)
+        where
+            Self: Float;
+        /// [`Self::run_gemm`] for `axpy`.
+        #[allow(private_interfaces)]
+        fn run_axpy(level: Level, op: crate::elementwise::AxpyOp<'_, Self>)
+        where
+            Self: Float;
+        /// [`Self::run_gemm`] for `exp_inplace`.
+        #[allow(private_interfaces)]
+        fn run_exp(level: Level, op: crate::elementwise::ExpOp<'_, Self>)
+        where
+            Self: Float;
+
         /// The bit pattern, zero-extended to 64 bits.
         fn to_bits64(self) -> u64;
         /// The value with bit pattern `b` (truncated to the type's width).
@@ -174,10 +212,40 @@ macro_rules! impl_float {
             }
         }
 
+        // The entry points take the crate-private operation structs (see `Sealed`).
+        #[allow(private_interfaces)]
         impl private::Sealed for $t {
             #[inline(always)]
             fn dispatch<Op: WithSimd<Self>>(level: Level, op: Op) -> Op::Output {
                 crate::arch::dispatch_op::<$t, Op>(level, op)
+            }
+
+            #[inline(never)]
+            fn run_gemm(level: Level, op: crate::gemm::GemmOp<'_, '_, Self>) -> crate::Result<()> {
+                Self::dispatch(level, op)
+            }
+            #[inline(never)]
+            fn run_pack(
+                level: Level,
+                op: crate::gemm::PackOp<'_, '_, Self>,
+            ) -> crate::Result<(Level, usize)> {
+                Self::dispatch(level, op)
+            }
+            #[inline(never)]
+            fn run_tanh(level: Level, op: crate::tanh::TanhOp<'_, Self>) {
+                Self::dispatch(level, op)
+            }
+            #[inline(never)]
+            fn run_tanh_backward(level: Level, op: crate::tanh::TanhBackwardOp<'_, Self>) {
+                Self::dispatch(level, op)
+            }
+            #[inline(never)]
+            fn run_axpy(level: Level, op: crate::elementwise::AxpyOp<'_, Self>) {
+                Self::dispatch(level, op)
+            }
+            #[inline(never)]
+            fn run_exp(level: Level, op: crate::elementwise::ExpOp<'_, Self>) {
+                Self::dispatch(level, op)
             }
 
             #[inline(always)]

@@ -175,7 +175,7 @@ pub struct PackedB<T> {
 }
 
 /// Packs a `PackedB` on the dispatched tier (inside its target features).
-struct PackOp<'a, 'b, T> {
+pub(crate) struct PackOp<'a, 'b, T> {
     b: MatRef<'b, T>,
     data: &'a mut Vec<T>,
 }
@@ -230,7 +230,7 @@ impl<T: Float> PackedB<T> {
     /// # Errors
     /// [`Error::SizeOverflow`] if the padded size overflows `usize`.
     pub fn repack(&mut self, b: MatRef<'_, T>) -> Result<()> {
-        let (level, nr) = T::dispatch(
+        let (level, nr) = T::run_pack(
             level(),
             PackOp {
                 b,
@@ -281,6 +281,9 @@ pub fn gemm_packed<T: Float>(
     )
 }
 
+/// Checks that `a: (m, k)`, `b: (bk, bn)` and `c` chain. Inlined: the happy path is a few
+/// compares on every call, and the error is built out of line (`chain_error`).
+#[inline(always)]
 fn check_chain<T: Float>(
     op: &'static str,
     a: &MatRef<'_, T>,
@@ -289,58 +292,89 @@ fn check_chain<T: Float>(
     c: &MatMut<'_, T>,
 ) -> Result<()> {
     let (m, k) = (a.rows(), a.cols());
-    if bk != k {
-        return Err(Error::ShapeMismatch {
-            op,
-            arg: "b",
-            expected: format!("(k, n) = ({k}, _) to chain with a: {}", fmt_shape(&[m, k])),
-            got: fmt_shape(&[bk, bn]),
-        });
-    }
-    if c.rows() != m || c.cols() != bn {
-        return Err(Error::ShapeMismatch {
-            op,
-            arg: "c",
-            expected: format!("(m, n) = {}", fmt_shape(&[m, bn])),
-            got: fmt_shape(&[c.rows(), c.cols()]),
-        });
+    if bk != k || c.rows() != m || c.cols() != bn {
+        return Err(chain_error(op, m, k, bk, bn, c.rows(), c.cols()));
     }
     Ok(())
 }
 
+#[cold]
+#[inline(never)]
+fn chain_error(
+    op: &'static str,
+    m: usize,
+    k: usize,
+    bk: usize,
+    bn: usize,
+    cm: usize,
+    cn: usize,
+) -> Error {
+    if bk != k {
+        Error::ShapeMismatch {
+            op,
+            arg: "b",
+            expected: format!("(k, n) = ({k}, _) to chain with a: {}", fmt_shape(&[m, k])),
+            got: fmt_shape(&[bk, bn]),
+        }
+    } else {
+        Error::ShapeMismatch {
+            op,
+            arg: "c",
+            expected: format!("(m, n) = {}", fmt_shape(&[m, bn])),
+            got: fmt_shape(&[cm, cn]),
+        }
+    }
+}
+
+/// Checks the epilogue's operands against C's shape `(m, n)` (inlined, as `check_chain`).
+#[inline(always)]
 fn check_epilogue<T: Float>(
     op: &'static str,
     epi: &Epilogue<'_, T>,
     m: usize,
     n: usize,
 ) -> Result<()> {
-    match epi {
-        Epilogue::None | Epilogue::Tanh => Ok(()),
-        Epilogue::Bias(b) | Epilogue::BiasTanh(b) => {
-            if b.len() == n {
-                Ok(())
-            } else {
-                Err(Error::ShapeMismatch {
-                    op,
-                    arg: "bias",
-                    expected: format!("(n) = ({n})"),
-                    got: fmt_shape(&[b.len()]),
-                })
-            }
-        }
+    let ok = match epi {
+        Epilogue::None | Epilogue::Tanh => true,
+        Epilogue::Bias(b) | Epilogue::BiasTanh(b) => b.len() == n,
         Epilogue::TanhBackward { e, y } => {
-            for (arg, v) in [("e", e), ("y", y)] {
-                if v.rows() != m || v.cols() != n {
-                    return Err(Error::ShapeMismatch {
-                        op,
-                        arg,
-                        expected: format!("(m, n) = {}", fmt_shape(&[m, n])),
-                        got: fmt_shape(&[v.rows(), v.cols()]),
-                    });
-                }
-            }
-            Ok(())
+            e.rows() == m && e.cols() == n && y.rows() == m && y.cols() == n
         }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(epilogue_error(op, epi, m, n))
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn epilogue_error<T: Float>(op: &'static str, epi: &Epilogue<'_, T>, m: usize, n: usize) -> Error {
+    match epi {
+        Epilogue::Bias(b) | Epilogue::BiasTanh(b) => Error::ShapeMismatch {
+            op,
+            arg: "bias",
+            expected: format!("(n) = ({n})"),
+            got: fmt_shape(&[b.len()]),
+        },
+        Epilogue::TanhBackward { e, y } => {
+            let (arg, v) = if e.rows() != m || e.cols() != n {
+                ("e", e)
+            } else {
+                ("y", y)
+            };
+            Error::ShapeMismatch {
+                op,
+                arg,
+                expected: format!("(m, n) = {}", fmt_shape(&[m, n])),
+                got: fmt_shape(&[v.rows(), v.cols()]),
+            }
+        }
+        Epilogue::None | Epilogue::Tanh => Error::InvalidState {
+            op,
+            reason: "epilogue check failed without a mismatched operand",
+        },
     }
 }
 
@@ -374,7 +408,7 @@ fn run<T: Float>(
         csc: c.col_stride(),
         epi,
     };
-    T::dispatch(
+    T::run_gemm(
         tier,
         GemmOp {
             p: &problem,
@@ -384,7 +418,7 @@ fn run<T: Float>(
     )
 }
 
-struct GemmOp<'p, 'a, T> {
+pub(crate) struct GemmOp<'p, 'a, T> {
     p: &'p Problem<'a, T>,
     par: Parallelism,
     /// For a pre-packed B: the NR it was packed with, which must be the tier's.
