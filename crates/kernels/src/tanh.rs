@@ -54,7 +54,7 @@ pub fn tanh<T: Float>(x: &[T], y: &mut [T]) -> Result<()> {
             got: fmt_shape(&[y.len()]),
         });
     }
-    T::dispatch(level(), TanhOp { x: Some(x), y });
+    T::run_tanh(level(), TanhOp { x: Some(x), y });
     Ok(())
 }
 
@@ -67,7 +67,7 @@ pub fn tanh<T: Float>(x: &[T], y: &mut [T]) -> Result<()> {
 /// assert!(x[1] == 0.0 && x[1].is_sign_negative());
 /// ```
 pub fn tanh_inplace<T: Float>(x: &mut [T]) {
-    T::dispatch(level(), TanhOp { x: None, y: x });
+    T::run_tanh(level(), TanhOp { x: None, y: x });
 }
 
 /// `dx[i] = dy[i] · (1 − y[i]²)`: the gradient through `y = tanh(x)`, from the stored
@@ -95,7 +95,7 @@ pub fn tanh_backward<T: Float>(y: &[T], dy: &[T], dx: &mut [T]) -> Result<()> {
             });
         }
     }
-    T::dispatch(level(), TanhBackwardOp { y, dy, dx });
+    T::run_tanh_backward(level(), TanhBackwardOp { y, dy, dx });
     Ok(())
 }
 
@@ -132,69 +132,111 @@ pub fn tanh_backward<T: Float>(y: &[T], dy: &[T], dx: &mut [T]) -> Result<()> {
 /// per vector) more than by the FMA pipes: see `BENCHMARKS.md`.
 #[inline(always)]
 pub(crate) fn tanh_vec<T: Float, S: Simd<T>>(s: S, x: S::V) -> S::V {
+    let [y] = tanh_vecs(s, [x]);
+    y
+}
+
+/// [`tanh_vec`] of `N` vectors at once, each step of the algorithm issued for all `N`
+/// before the next (the lanes see exactly the same operations, so the bits are those of
+/// `tanh_vec`). The algorithm is one long dependency chain per vector; interleaving `N`
+/// independent chains in program order keeps the FP pipes busy where the out-of-order
+/// window alone cannot (its scheduler fills up with the waiting ops of one chain).
+#[inline(always)]
+pub(crate) fn tanh_vecs<T: Float, S: Simd<T>, const N: usize>(s: S, x: [S::V; N]) -> [S::V; N] {
+    // `each!(|i| e)`: the array of `e` for i = 0..N (unrolled: N is a constant). A plain
+    // loop, not `array::from_fn`: a closure does not inherit the caller's target features,
+    // so its SIMD operations would become out-of-line calls.
+    macro_rules! each {
+        (|$i:ident| $e:expr) => {{
+            let mut out = [s.splat(T::ZERO); N];
+            for $i in 0..N {
+                out[$i] = $e;
+            }
+            out
+        }};
+    }
     let one = s.splat(T::ONE);
     let two = s.splat(T::ONE + T::ONE);
-    let sign = s.and(x, s.splat(-T::ZERO));
-    let a = s.xor(x, sign);
+    let sign = each!(|i| s.and(x[i], s.splat(-T::ZERO)));
+    let a = each!(|i| s.xor(x[i], sign[i]));
 
     // a <= C: a + a³·P(a²).
-    let a2 = s.mul(a, a);
-    let y_small = s.fma(s.mul(a, a2), horner(s, a2, T::SMALL), a);
+    let a2 = each!(|i| s.mul(a[i], a[i]));
+    let a3 = each!(|i| s.mul(a[i], a2[i]));
+    let p = horner(s, a2, T::SMALL);
+    let y_small = each!(|i| s.fma(a3[i], p[i], a[i]));
 
     // a > C: 1 − 2/(e^{2a} + 1), with everything scaled by 2 (exact) to save a multiply.
-    let ac = s.min(s.splat(T::SAT), a); // min(SAT, NaN) is NaN: see `Simd::min`
-    let k = s.round(s.mul(ac, s.splat(T::TWO_OVER_LN2)));
-    let h_hi = s.fnma(k, s.splat(T::HALF_LN2_HI), ac);
+    let ac = each!(|i| s.min(s.splat(T::SAT), a[i])); // min(SAT, NaN) is NaN: see `Simd::min`
+    let k = each!(|i| s.round(s.mul(ac[i], s.splat(T::TWO_OVER_LN2))));
+    let h_hi = each!(|i| s.fnma(k[i], s.splat(T::HALF_LN2_HI), ac[i]));
     // The low part of the reduction only enters through the final `h·Q`, so it is computed
     // beside `Q(h_hi)` instead of before it (shorter dependency chain; Q's argument being
     // off by k·HALF_LN2_LO <= 3e-8 moves e^{2h} by less than 2⁻³⁰ relative).
-    let h = s.fnma(k, s.splat(T::HALF_LN2_LO), h_hi);
-    let e2 = s.ldexp(s.fma(h, horner2(s, h_hi, T::EXP2), two), k); // 2·e^{2ac} >= 2e^{2C}
-    let d2 = s.add(e2, two);
-    let dl2 = s.sub(two, s.sub(d2, e2)); // 2e + 2 = d2 + dl2 exactly (Fast2Sum, e2 >= 2)
-    let g = s.div(two, d2); // 1/(e + 1), rounded
-    let r2 = s.fnma(g, dl2, s.fnma(g, d2, two)); // 2·(1 − g·(e + 1)); inner FMA exact
-    let t = s.fnma(two, g, one); // t ∈ [0.5, 1]
-    let tl = s.fnma(two, g, s.sub(one, t)); // 1 − 2g = t + tl exactly (1 − t is exact)
-                                            // 1 − 2/(e + 1) = 1 − 2g·(1 + r) to second order in r = r2/2
-    let y_large = s.add(t, s.fnma(g, r2, tl));
+    let h = each!(|i| s.fnma(k[i], s.splat(T::HALF_LN2_LO), h_hi[i]));
+    let q = horner2(s, h_hi, T::EXP2);
+    let e2 = each!(|i| s.ldexp(s.fma(h[i], q[i], two), k[i])); // 2·e^{2ac} >= 2e^{2C}
+    let d2 = each!(|i| s.add(e2[i], two));
+    let dl2 = each!(|i| s.sub(two, s.sub(d2[i], e2[i]))); // 2e + 2 = d2 + dl2 exactly (Fast2Sum, e2 >= 2)
+    let g = each!(|i| s.div(two, d2[i])); // 1/(e + 1), rounded
+    let r2 = each!(|i| s.fnma(g[i], dl2[i], s.fnma(g[i], d2[i], two))); // 2·(1 − g·(e + 1)); inner FMA exact
+    let t = each!(|i| s.fnma(two, g[i], one)); // t ∈ [0.5, 1]
+    let tl = each!(|i| s.fnma(two, g[i], s.sub(one, t[i]))); // 1 − 2g = t + tl exactly (1 − t is exact)
+                                                             // 1 − 2/(e + 1) = 1 − 2g·(1 + r) to second order in r = r2/2
+    let y_large = each!(|i| s.add(t[i], s.fnma(g[i], r2[i], tl[i])));
 
-    let y = s.select(s.lt(s.splat(T::SMALL_MAX), a), y_large, y_small);
-    s.xor(y, sign)
+    each!(|i| {
+        let y = s.select(s.lt(s.splat(T::SMALL_MAX), a[i]), y_large[i], y_small[i]);
+        s.xor(y, sign[i])
+    })
 }
 
-/// `c[0] + x·(c[1] + x·(c[2] + …))` (Horner; `c` is a constant, so this unrolls).
+/// `c[0] + x·(c[1] + x·(c[2] + …))` (Horner; `c` is a constant, so this unrolls), for each
+/// of `N` vectors.
 #[inline(always)]
-fn horner<T: Float, S: Simd<T>>(s: S, x: S::V, c: &[T]) -> S::V {
+fn horner<T: Float, S: Simd<T>, const N: usize>(s: S, x: [S::V; N], c: &[T]) -> [S::V; N] {
     // An index loop, not an iterator fold: see `horner2`.
     let mut i = c.len() - 1;
-    let mut acc = s.splat(c[i]);
+    let mut acc = [s.splat(c[i]); N];
     while i > 0 {
         i -= 1;
-        acc = s.fma(acc, x, s.splat(c[i]));
+        // Loops, not closures: see `tanh_vecs`.
+        for v in 0..N {
+            acc[v] = s.fma(acc[v], x[v], s.splat(c[i]));
+        }
     }
     acc
 }
 
 /// `c[0] + c[1]·x + c[2]·x² + …` as a Horner scheme in `x²` over the pairs
 /// `c[2i] + c[2i+1]·x` (second-order Horner): one more multiply than Horner, but the
-/// pairs are independent, so the dependency chain is about half as long.
+/// pairs are independent, so the dependency chain is about half as long. For each of `N`
+/// vectors.
 #[inline(always)]
-fn horner2<T: Float, S: Simd<T>>(s: S, x: S::V, c: &[T]) -> S::V {
+fn horner2<T: Float, S: Simd<T>, const N: usize>(s: S, x: [S::V; N], c: &[T]) -> [S::V; N] {
     // Plain index loops over the constant `c`: LLVM unrolls them completely, whereas the
     // `chunks().rev().fold()` form was left as an out-of-line call (with `vzeroupper`).
     let n = c.len();
-    let x2 = s.mul(x, x);
+    // Loops over the N vectors, not closures: see `tanh_vecs`.
+    let mut x2 = x;
+    for v in 0..N {
+        x2[v] = s.mul(x[v], x[v]);
+    }
     let mut i = n.div_ceil(2) - 1; // index of the top pair
-    let mut acc = if 2 * i + 1 < n {
-        s.fma(s.splat(c[2 * i + 1]), x, s.splat(c[2 * i]))
-    } else {
-        s.splat(c[2 * i])
-    };
+    let mut acc = x;
+    for v in 0..N {
+        acc[v] = if 2 * i + 1 < n {
+            s.fma(s.splat(c[2 * i + 1]), x[v], s.splat(c[2 * i]))
+        } else {
+            s.splat(c[2 * i])
+        };
+    }
     while i > 0 {
         i -= 1;
-        let pair = s.fma(s.splat(c[2 * i + 1]), x, s.splat(c[2 * i]));
-        acc = s.fma(acc, x2, pair);
+        for v in 0..N {
+            let pair = s.fma(s.splat(c[2 * i + 1]), x[v], s.splat(c[2 * i]));
+            acc[v] = s.fma(acc[v], x2[v], pair);
+        }
     }
     acc
 }
@@ -290,7 +332,11 @@ pub(crate) fn tanh_backward_vec<T: Float, S: Simd<T>>(s: S, y: S::V, dy: S::V) -
     s.mul(dy, s.fnma(y, y, s.splat(T::ONE)))
 }
 
-struct TanhOp<'a, T> {
+/// Vectors per iteration of the slice loop (interleaved by [`tanh_vecs`]; chosen with
+/// `benches/tanh.rs`).
+const UNROLL: usize = 4;
+
+pub(crate) struct TanhOp<'a, T> {
     /// Source; `None` means in place (read from `y`).
     x: Option<&'a [T]>,
     y: &'a mut [T],
@@ -311,6 +357,21 @@ impl<T: Float> WithSimd<T> for TanhOp<'_, T> {
         };
         let lanes = S::LANES;
         let mut i = 0;
+        while i + UNROLL * lanes <= n {
+            // SAFETY: i + UNROLL·LANES <= n = len of both slices; all vectors are read
+            // before any is written, which makes the in-place case sound.
+            unsafe {
+                let mut x = [s.splat(T::ZERO); UNROLL];
+                for (v, xv) in x.iter_mut().enumerate() {
+                    *xv = s.load(src.add(i + v * lanes));
+                }
+                let y = tanh_vecs(s, x);
+                for (v, y) in y.into_iter().enumerate() {
+                    s.store(dst.add(i + v * lanes), y);
+                }
+            }
+            i += UNROLL * lanes;
+        }
         while i + lanes <= n {
             // SAFETY: i + LANES <= n = len of both slices; reading a vector before writing
             // it makes the in-place case sound.
@@ -328,7 +389,7 @@ impl<T: Float> WithSimd<T> for TanhOp<'_, T> {
     }
 }
 
-struct TanhBackwardOp<'a, T> {
+pub(crate) struct TanhBackwardOp<'a, T> {
     y: &'a [T],
     dy: &'a [T],
     dx: &'a mut [T],
