@@ -1,5 +1,7 @@
 //! Quick GEMM timing for tuning sessions (the criterion bench `benches/gemm.rs` is the
-//! record): prints the median and best GFLOP/s of one shape.
+//! record): prints the median and best GFLOP/s of one shape, by wall clock, and the median
+//! by the thread's CPU time (which leaves out preemption and hypervisor steal time, so it is
+//! the steadier number on a shared machine).
 //!
 //! ```text
 //! cargo run --release --example gemm_probe -- <f32|f64> <m> <k> <n> [opts...]
@@ -87,19 +89,29 @@ fn run<T: Float>(o: &Opts, mm: fn(&Opts, &[T], &[T], &mut [T])) -> Result<()> {
     let per = t.elapsed().as_secs_f64() / 2.0;
     let batch = ((2e-3 / per) as usize).max(1);
     let mut samples = Vec::new();
+    let mut cpu_samples = Vec::new();
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < o.secs || samples.len() < 5 {
+        let c0 = thread_cpu_ns();
         let t = Instant::now();
         for _ in 0..batch {
             once()?;
         }
         samples.push(t.elapsed().as_secs_f64() / batch as f64);
+        if let (Some(c0), Some(c1)) = (c0, thread_cpu_ns()) {
+            cpu_samples.push((c1 - c0) as f64 * 1e-9 / batch as f64);
+        }
     }
     samples.sort_by(f64::total_cmp);
+    cpu_samples.sort_by(f64::total_cmp);
     let flops = 2.0 * (m * n * k) as f64;
     let med = samples[samples.len() / 2];
+    let cpu_med = cpu_samples
+        .get(cpu_samples.len() / 2)
+        .copied()
+        .unwrap_or(f64::NAN);
     println!(
-        "{} {}x{}x{} {}: median {:8.2} GFLOP/s ({:.3} us)  best {:8.2} GFLOP/s  [{} samples x {}]",
+        "{} {}x{}x{} {}: median {:8.2} GFLOP/s ({:.3} us)  best {:8.2} GFLOP/s  cpu-time median {:8.2} GFLOP/s  [{} samples x {}]",
         T::NAME,
         m,
         k,
@@ -112,10 +124,18 @@ fn run<T: Float>(o: &Opts, mm: fn(&Opts, &[T], &[T], &mut [T])) -> Result<()> {
         flops / med / 1e9,
         med * 1e6,
         flops / samples[0] / 1e9,
+        flops / cpu_med / 1e9,
         samples.len(),
         batch
     );
     Ok(())
+}
+
+/// This thread's time on a CPU in ns (`/proc/thread-self/schedstat`): excludes the time
+/// the thread was preempted and, on a paravirtualized guest, the hypervisor's steal time.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 fn main() -> Result<()> {

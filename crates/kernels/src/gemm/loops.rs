@@ -356,3 +356,126 @@ pub(crate) fn gemm_small<T: Float, S: Tier<T>>(s: S, p: &Problem<'_, T>, b: MatR
         jr += nr;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::WithSimd;
+    use crate::dispatch::available_levels;
+    use crate::float::private::Sealed;
+    use crate::view::MatMut;
+
+    #[test]
+    fn row_split_is_contiguous_even_and_within_mr() {
+        for mr in [1, 4, 6, 12] {
+            for mc in 0..=60 {
+                let split = RowSplit::new(mc, mr);
+                assert_eq!(split.panels, mc.div_ceil(mr), "mc={mc} mr={mr}");
+                let mut next = 0;
+                let (mut lo, mut hi) = (usize::MAX, 0);
+                for q in 0..split.panels {
+                    let (r0, h) = split.panel(q);
+                    assert_eq!(r0, next, "mc={mc} mr={mr} q={q}");
+                    assert!((1..=mr).contains(&h), "mc={mc} mr={mr} q={q} h={h}");
+                    next += h;
+                    lo = lo.min(h);
+                    hi = hi.max(h);
+                }
+                assert_eq!(next, mc);
+                assert!(split.panels == 0 || hi - lo <= 1, "mc={mc} mr={mr}");
+            }
+        }
+        // The RNN step shape of the benches: 20 rows as 4 x 5.
+        let s = RowSplit::new(20, 6);
+        assert_eq!(
+            (0..4).map(|q| s.panel(q).1).collect::<Vec<_>>(),
+            [5, 5, 5, 5]
+        );
+    }
+
+    /// Runs one problem through the small path and through the packed path on one tier.
+    struct BothPaths<'p, 'a> {
+        p: &'p Problem<'a, f64>,
+        c_packed: *mut f64,
+    }
+
+    impl WithSimd<f64> for BothPaths<'_, '_> {
+        type Output = bool;
+        #[inline(always)]
+        fn with_simd<S: Tier<f64>>(self, s: S) -> bool {
+            let Some(b) = small_path_applies::<f64, S>(self.p) else {
+                return false;
+            };
+            gemm_small(s, self.p, b);
+            let packed = Problem {
+                c: self.c_packed,
+                ..*self.p
+            };
+            gemm_block(s, &packed, 0..packed.m, 0..packed.n);
+            true
+        }
+    }
+
+    /// The small path takes every shape of the integration sweep `all_small_shapes_every_tier`
+    /// whose B has unit column stride, on every tier, and gives the same bits as the packed
+    /// path (so the integration tests' exact checks cover both).
+    #[test]
+    fn small_path_matches_packed_path_bit_for_bit() {
+        let mut x = 0x1234_5678_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        for level in available_levels() {
+            for m in 1..=17 {
+                for k in 0..=17 {
+                    for n in 1..=17 {
+                        let a: Vec<f64> = (0..m * k).map(|_| next()).collect();
+                        let b: Vec<f64> = (0..k * n).map(|_| next()).collect();
+                        let bias: Vec<f64> = (0..n).map(|_| next()).collect();
+                        let c0: Vec<f64> = (0..m * n).map(|_| next()).collect();
+                        for (epi, beta) in [
+                            (Epilogue::None, 0.0),
+                            (Epilogue::Bias(&bias), 1.0),
+                            (Epilogue::Tanh, -0.5),
+                        ] {
+                            let mut c_small = c0.clone();
+                            let mut c_packed = c0.clone();
+                            let mut cv = MatMut::from_slice(&mut c_small, m, n).unwrap();
+                            let p = Problem {
+                                m,
+                                n,
+                                k,
+                                alpha: 1.5,
+                                beta,
+                                a: MatRef::from_slice(&a, m, k).unwrap(),
+                                b: BSrc::View(MatRef::from_slice(&b, k, n).unwrap()),
+                                c: cv.ptr_mut(),
+                                rsc: n,
+                                csc: 1,
+                                epi,
+                            };
+                            let took_small = f64::dispatch(
+                                level,
+                                BothPaths {
+                                    p: &p,
+                                    c_packed: c_packed.as_mut_ptr(),
+                                },
+                            );
+                            assert!(took_small, "{level:?} {m}x{k}x{n}: small path not taken");
+                            for (i, (x, y)) in c_small.iter().zip(&c_packed).enumerate() {
+                                assert_eq!(
+                                    x.to_bits(),
+                                    y.to_bits(),
+                                    "{level:?} {m}x{k}x{n} {epi:?} at {i}: {x} vs {y}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
