@@ -10,11 +10,19 @@
 
 #[test]
 fn tanh_inplace_reads_through_a_valid_pointer() {
+    // Values checked with a tolerance, not bits: Miri deliberately perturbs the libm
+    // functions (`f64::tanh`) that give the expected values by a few ulp.
     let mut x = [0.5f32, -1.0, 0.0, 3.0];
     recur_kernels::tanh_inplace(&mut x);
-    let want = [0.5f32, -1.0, 0.0, 3.0].map(|v| (v as f64).tanh() as f32);
-    assert_eq!(x, want);
+    for (got, v) in x.iter().zip([0.5f64, -1.0, 0.0, 3.0]) {
+        assert!(
+            (f64::from(*got) - v.tanh()).abs() <= 1e-6,
+            "tanh({v}) = {got}"
+        );
+    }
     let mut y = [0.25f64; 5];
     recur_kernels::tanh_inplace(&mut y);
-    assert_eq!(y, [0.25f64.tanh(); 5]);
+    for got in y {
+        assert!((got - 0.25f64.tanh()).abs() <= 1e-14, "tanh(0.25) = {got}");
+    }
 }

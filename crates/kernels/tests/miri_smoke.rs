@@ -121,10 +121,16 @@ fn tanh_every_tail_length() {
         let mut y = vec![0.0f32; n];
         tanh(&x, &mut y).unwrap();
         for (xi, yi) in x.iter().zip(&y) {
-            // The documented bound: within 1 ulp of the correctly rounded tanh.
+            // The documented bound: within 1 ulp of the correctly rounded tanh. Under Miri,
+            // which perturbs libm results (the `f64::tanh` reference) by a few ulp of f64,
+            // the reference itself can be off by an f32 ulp in rare cases.
             let want = (*xi as f64).tanh() as f32;
             let ulps = (yi.to_bits() as i64 - want.to_bits() as i64).abs();
-            assert!(ulps <= 1, "tanh({xi}) = {yi}, want {want} (1 ulp)");
+            let bound = if cfg!(miri) { 2 } else { 1 };
+            assert!(
+                ulps <= bound,
+                "tanh({xi}) = {yi}, want {want} ({bound} ulp)"
+            );
         }
         let dy = vec![2.0f32; n];
         let mut dx = vec![0.0f32; n];
