@@ -355,36 +355,89 @@ impl<T: Float> WithSimd<T> for TanhOp<'_, T> {
             Some(x) => x.as_ptr(),
             None => dst as *const T,
         };
-        let lanes = S::LANES;
-        let mut i = 0;
-        while i + UNROLL * lanes <= n {
-            // SAFETY: i + UNROLL·LANES <= n = len of both slices; all vectors are read
-            // before any is written, which makes the in-place case sound.
-            unsafe {
-                let mut x = [s.splat(T::ZERO); UNROLL];
-                for (v, xv) in x.iter_mut().enumerate() {
-                    *xv = s.load(src.add(i + v * lanes));
-                }
-                let y = tanh_vecs(s, x);
-                for (v, y) in y.into_iter().enumerate() {
-                    s.store(dst.add(i + v * lanes), y);
-                }
+        // SAFETY: `src` and `dst` address `n` elements each (`tanh` checked the lengths).
+        unsafe { tanh_run(s, src, dst, n) }
+    }
+}
+
+/// `dst[i] = tanh(src[i])` for `i < n`: `UNROLL` interleaved vectors at a time, then
+/// single vectors, then a zero-padded partial vector.
+///
+/// # Safety
+/// `src` readable and `dst` writable for `n` elements; they may be equal (in place) but
+/// must not otherwise overlap.
+#[inline(always)]
+unsafe fn tanh_run<T: Float, S: Simd<T>>(s: S, src: *const T, dst: *mut T, n: usize) {
+    let lanes = S::LANES;
+    let mut i = 0;
+    while i + UNROLL * lanes <= n {
+        // SAFETY: i + UNROLL·LANES <= n; all vectors are read before any is written, which
+        // makes the in-place case sound.
+        unsafe {
+            let mut x = [s.splat(T::ZERO); UNROLL];
+            for (v, xv) in x.iter_mut().enumerate() {
+                *xv = s.load(src.add(i + v * lanes));
             }
-            i += UNROLL * lanes;
-        }
-        while i + lanes <= n {
-            // SAFETY: i + LANES <= n = len of both slices; reading a vector before writing
-            // it makes the in-place case sound.
-            unsafe { s.store(dst.add(i), tanh_vec(s, s.load(src.add(i)))) };
-            i += lanes;
-        }
-        if i < n {
-            // The tail runs the same vector code on a zero-padded vector.
-            // SAFETY: n - i < LANES elements remain in both slices.
-            unsafe {
-                let v = load_partial(s, src.add(i), n - i, T::ZERO);
-                store_partial(s, dst.add(i), n - i, tanh_vec(s, v));
+            let y = tanh_vecs(s, x);
+            for (v, y) in y.into_iter().enumerate() {
+                s.store(dst.add(i + v * lanes), y);
             }
+        }
+        i += UNROLL * lanes;
+    }
+    while i + lanes <= n {
+        // SAFETY: i + LANES <= n; reading a vector before writing it makes the in-place
+        // case sound.
+        unsafe { s.store(dst.add(i), tanh_vec(s, s.load(src.add(i)))) };
+        i += lanes;
+    }
+    if i < n {
+        // The tail runs the same vector code on a zero-padded vector.
+        // SAFETY: n - i < LANES elements remain.
+        unsafe {
+            let v = load_partial(s, src.add(i), n - i, T::ZERO);
+            store_partial(s, dst.add(i), n - i, tanh_vec(s, v));
+        }
+    }
+}
+
+/// `tanh` in place on the `mr x nr` tile at `c` (element `(i, j)` at `c + i·rsc + j·csc`):
+/// the second pass of the GEMM's tanh epilogues ([`Tier::tanh_tile`]). Every element gets
+/// the bits of [`tanh_vec`], like the slice kernels.
+///
+/// # Safety
+/// The tile's elements must be readable and writable.
+#[inline(always)]
+pub(crate) unsafe fn tanh_tile_in_place<T: Float, S: Simd<T>>(
+    s: S,
+    c: *mut T,
+    rsc: usize,
+    csc: usize,
+    mr: usize,
+    nr: usize,
+) {
+    for i in 0..mr {
+        let row = c.wrapping_add(i * rsc);
+        if csc == 1 {
+            // SAFETY: row i holds nr contiguous elements of the tile.
+            unsafe { tanh_run(s, row, row, nr) };
+            continue;
+        }
+        let mut j = 0;
+        while j < nr {
+            let len = S::LANES.min(nr - j);
+            let mut buf = [T::ZERO; 16];
+            for (l, slot) in buf.iter_mut().enumerate().take(len) {
+                // SAFETY: element (i, j + l) is in the tile.
+                *slot = unsafe { *row.add((j + l) * csc) };
+            }
+            // SAFETY: `buf` holds 16 >= LANES elements.
+            unsafe { s.store(buf.as_mut_ptr(), tanh_vec(s, s.load(buf.as_ptr()))) };
+            for (l, &y) in buf.iter().enumerate().take(len) {
+                // SAFETY: element (i, j + l) is in the tile.
+                unsafe { *row.add((j + l) * csc) = y };
+            }
+            j += len;
         }
     }
 }

@@ -10,6 +10,7 @@
 //! gather / scatter of each row into a local vector with the *same* arithmetic, so an
 //! element's value never depends on where its tile falls.
 
+use super::params::Tier;
 use crate::arch::Simd;
 use crate::float::Float;
 
@@ -112,7 +113,7 @@ unsafe fn rank1<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
 #[inline(always)]
 pub(crate) unsafe fn microkernel<
     T: Float,
-    S: Simd<T>,
+    S: Tier<T>,
     const MR: usize,
     const NV: usize,
     const PREFETCH_C: bool,
@@ -279,7 +280,7 @@ impl<T> EpiTile<T> {
 /// # Safety
 /// `dst` must satisfy the contract of [`TileDst`].
 #[inline(always)]
-unsafe fn store_tile<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
+unsafe fn store_tile<T: Float, S: Tier<T>, const MR: usize, const NV: usize>(
     s: S,
     acc: [[S::V; NV]; MR],
     dst: &TileDst<T>,
@@ -302,7 +303,7 @@ unsafe fn store_tile<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
 /// # Safety
 /// `dst` must satisfy the contract of [`TileDst`]; `ptrs` are its decoded operands.
 #[inline(always)]
-unsafe fn store_tile_as<T: Float, S: Simd<T>, const MR: usize, const NV: usize, const K: u8>(
+unsafe fn store_tile_as<T: Float, S: Tier<T>, const MR: usize, const NV: usize, const K: u8>(
     s: S,
     acc: [[S::V; NV]; MR],
     dst: &TileDst<T>,
@@ -372,6 +373,16 @@ unsafe fn store_tile_as<T: Float, S: Simd<T>, const MR: usize, const NV: usize, 
             }
         }
     }
+    if K == E_TANH || K == E_BIAS_TANH {
+        // tanh in place over the tile just stored, by the tier's one compiled copy of the
+        // slice kernel (4 vectors interleaved), rather than inlined after every vector of
+        // every micro-kernel variant: the same bits (the stored values are the pre-
+        // activations, exactly), a fraction of the code, and the interleaving that tanh's
+        // long dependency chain needs.
+        // SAFETY: the tile is readable and writable (`TileDst` contract); it was written
+        // just above.
+        unsafe { s.tanh_tile(dst.c, dst.rsc, dst.csc, dst.mr.min(MR), dst.nr) };
+    }
 }
 
 /// The operand vectors of epilogue kind `K` for tile row `i`, columns `j..j + n`.
@@ -417,8 +428,9 @@ fn finish<T: Float, S: Simd<T>, const K: u8>(
     }
     match K {
         E_BIAS => s.add(x, op0),
-        E_TANH => crate::tanh::tanh_vec(s, x),
-        E_BIAS_TANH => crate::tanh::tanh_vec(s, s.add(x, op0)),
+        // The tanh of these two is a second pass over the stored tile: see `store_tile_as`.
+        E_TANH => x,
+        E_BIAS_TANH => s.add(x, op0),
         E_TANH_BACKWARD => crate::tanh::tanh_backward_vec(s, op1, s.add(x, op0)),
         _ => x,
     }

@@ -95,6 +95,14 @@ pub trait Tier<T: Float>: Simd<T> {
         dst: &TileDst<T>,
     );
 
+    /// `tanh` in place on the `mr x nr` tile of C at `c` (element `(i, j)` at
+    /// `c + i * rsc + j * csc`): the second pass of the tanh epilogues, compiled once per
+    /// tier and element type.
+    ///
+    /// # Safety
+    /// The tile's elements must be readable and writable.
+    unsafe fn tanh_tile(self, c: *mut T, rsc: usize, csc: usize, mr: usize, nr: usize);
+
     /// A and B both read in place: A element `(i, p)` at `a + i * rsa + p * csa`, B
     /// element `(p, j)` at `b + p * rsb + j` for `j < dst.nr` only (no padding needed:
     /// the last vector of each B row is loaded with a mask).
@@ -196,6 +204,17 @@ macro_rules! tier {
                         _ => k::<$mr>(self, kc, a, rsa, csa, b, dst),
                     }
                 }
+            }
+
+            #[inline(always)]
+            unsafe fn tanh_tile(self, c: *mut $t, rsc: usize, csc: usize, mr: usize, nr: usize) {
+                $(#[$feat])?
+                unsafe fn k(s: $tok, c: *mut $t, rsc: usize, csc: usize, mr: usize, nr: usize) {
+                    // SAFETY: forwarded contract of `Tier::tanh_tile`.
+                    unsafe { crate::tanh::tanh_tile_in_place(s, c, rsc, csc, mr, nr) }
+                }
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe { k(self, c, rsc, csc, mr, nr) }
             }
 
             #[inline(always)]
