@@ -15,30 +15,22 @@ use crate::float::Float;
 /// stride); below, the micro-kernels read A in place.
 pub(crate) const PACK_A_MIN_N: usize = 0;
 
-/// [`PACK_A_MIN_N`], overridable by `RECUR_PACK_A_MIN_N` while tuning. TODO remove.
+/// [`PACK_A_MIN_N`], as a function so that `ncols >= pack_a_min_n()` is not flagged as a
+/// comparison with a constant zero (the threshold is a tuning knob).
+#[inline(always)]
 pub(crate) fn pack_a_min_n() -> usize {
-    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *V.get_or_init(|| {
-        std::env::var("RECUR_PACK_A_MIN_N")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(PACK_A_MIN_N)
-    })
+    PACK_A_MIN_N
 }
 
 /// Problems with `m·n·k` up to this (and `k <= KC`, B rows with unit stride) skip
 /// packing: the micro-kernels read A and B in place, with no packing buffers.
 pub(crate) const SMALL_MAX_MNK: usize = 64 * 64 * 64;
 
-/// [`SMALL_MAX_MNK`], overridable by `RECUR_SMALL_MAX_MNK` while tuning. TODO remove.
+/// [`SMALL_MAX_MNK`] (chosen with `benches/gemm.rs`: at `sq-64` the small path runs at
+/// matrixmultiply's rate; above, packing pays).
+#[inline(always)]
 pub(crate) fn small_max_mnk() -> usize {
-    static V: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *V.get_or_init(|| {
-        std::env::var("RECUR_SMALL_MAX_MNK")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(SMALL_MAX_MNK)
-    })
+    SMALL_MAX_MNK
 }
 
 /// A SIMD tier with its GEMM blocking and micro-kernels.
