@@ -29,6 +29,7 @@ use crate::arch::{load_partial, store_partial, Simd, WithSimd};
 use crate::dispatch::level;
 use crate::error::{fmt_shape, Error, Result};
 use crate::float::Float;
+use crate::gemm::kernel::{gather, scatter};
 use crate::gemm::params::Tier;
 
 /// `y[i] = tanh(x[i])`.
@@ -426,16 +427,12 @@ pub(crate) unsafe fn tanh_tile_in_place<T: Float, S: Simd<T>>(
         let mut j = 0;
         while j < nr {
             let len = S::LANES.min(nr - j);
-            let mut buf = [T::ZERO; 16];
-            for (l, slot) in buf.iter_mut().enumerate().take(len) {
-                // SAFETY: element (i, j + l) is in the tile.
-                *slot = unsafe { *row.add((j + l) * csc) };
-            }
-            // SAFETY: `buf` holds 16 >= LANES elements.
-            unsafe { s.store(buf.as_mut_ptr(), tanh_vec(s, s.load(buf.as_ptr()))) };
-            for (l, &y) in buf.iter().enumerate().take(len) {
-                // SAFETY: element (i, j + l) is in the tile.
-                unsafe { *row.add((j + l) * csc) = y };
+            // The GEMM store path's strided gather / scatter (missing lanes are 0).
+            // SAFETY: elements (i, j..j + len) are in the tile, at stride csc.
+            unsafe {
+                let p = row.add(j * csc);
+                let y = tanh_vec(s, gather(s, p, csc, len));
+                scatter(s, p, csc, len, y);
             }
             j += len;
         }

@@ -441,7 +441,12 @@ fn finish<T: Float, S: Simd<T>, const K: u8>(
 /// # Safety
 /// `p + l * stride` must be readable for `l < n`.
 #[inline(always)]
-unsafe fn gather<T: Float, S: Simd<T>>(s: S, p: *const T, stride: usize, n: usize) -> S::V {
+pub(crate) unsafe fn gather<T: Float, S: Simd<T>>(
+    s: S,
+    p: *const T,
+    stride: usize,
+    n: usize,
+) -> S::V {
     if stride == 1 {
         // SAFETY: n <= LANES contiguous readable elements.
         return unsafe {
@@ -466,7 +471,13 @@ unsafe fn gather<T: Float, S: Simd<T>>(s: S, p: *const T, stride: usize, n: usiz
 /// # Safety
 /// `p + l * stride` must be writable for `l < n`.
 #[inline(always)]
-unsafe fn scatter<T: Float, S: Simd<T>>(s: S, p: *mut T, stride: usize, n: usize, v: S::V) {
+pub(crate) unsafe fn scatter<T: Float, S: Simd<T>>(
+    s: S,
+    p: *mut T,
+    stride: usize,
+    n: usize,
+    v: S::V,
+) {
     if stride == 1 {
         // SAFETY: n <= LANES contiguous writable elements.
         unsafe {
