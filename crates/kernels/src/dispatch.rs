@@ -6,7 +6,7 @@
 //! | [`Level`] | `RECUR_SIMD` | needs |
 //! |---|---|---|
 //! | `Scalar` | `scalar` | nothing (portable Rust; also what Miri runs) |
-//! | `Neon` | `neon` | aarch64 with NEON (not implemented yet: falls back to `Scalar`) |
+//! | `Neon` | `neon` | aarch64 with NEON (Advanced SIMD) |
 //! | `Avx2` | `avx2` | x86-64 with AVX2 and FMA |
 //! | `Avx512` | `avx512` | x86-64 with AVX-512F (plus AVX2 and FMA) |
 //!
@@ -82,6 +82,12 @@ pub fn detected_level() -> Level {
         }
         if v3 {
             return Level::Avx2;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            return Level::Neon;
         }
     }
     Level::Scalar

@@ -6,10 +6,12 @@
 //! of pulp's `WithSimd`, with our own primitive set so that the GEMM micro-kernels, the
 //! tanh kernel and the GEMM epilogues share one vector vocabulary).
 //!
-//! A token (`Scalar`, `V3`, `V4`) is a zero-sized proof that its instruction set is
-//! available: `V3` and `V4` are only constructed after run-time detection. That proof is
+//! A token (`Scalar`, `Neon`, `V3`, `V4`) is a zero-sized proof that its instruction set
+//! is available: `Neon`, `V3` and `V4` are only constructed after run-time detection. That proof is
 //! what makes the safe methods of [`Simd`] sound.
 
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod aarch64_neon;
 pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_v3;
@@ -20,6 +22,8 @@ use crate::dispatch::Level;
 use crate::float::Float;
 use crate::gemm::params::Tier;
 
+#[cfg(target_arch = "aarch64")]
+pub(crate) use aarch64_neon::Neon;
 pub(crate) use scalar::Scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86_v3::V3;
@@ -153,7 +157,25 @@ where
 }
 
 /// Runs `op` on the tier `level`, or on the best lower tier this CPU has.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub(crate) fn dispatch_op<T, Op>(level: Level, op: Op) -> Op::Output
+where
+    T: Float,
+    Op: WithSimd<T>,
+    Scalar: Tier<T>,
+    Neon: Tier<T>,
+{
+    if level >= Level::Neon {
+        if let Some(token) = Neon::try_new() {
+            return aarch64_neon::run(token, op);
+        }
+    }
+    op.with_simd(Scalar)
+}
+
+/// Runs `op` on the tier `level`, or on the best lower tier this CPU has.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 #[inline(always)]
 pub(crate) fn dispatch_op<T, Op>(level: Level, op: Op) -> Op::Output
 where

@@ -346,3 +346,37 @@ mod x86 {
         nvs = [1]
     );
 }
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64 {
+    use super::*;
+    use crate::arch::Neon;
+
+    // NEON: 32 q registers; 8 x 3 accumulators + 3 B vectors + 1 broadcast. An 8 x 12
+    // f32 tile (8 x 6 in f64) reads 8 + 12 elements per 24 FMAs, within what one load
+    // port per two FMA pipes sustains.
+    tier!(
+        Neon,
+        f32,
+        [target_feature(enable = "neon")],
+        mr = 8,
+        nv = 3,
+        kc = 256,
+        mc = 128,
+        nc = 3072,
+        rows = [1, 2, 3, 4, 5, 6, 7],
+        nvs = [1, 2]
+    );
+    tier!(
+        Neon,
+        f64,
+        [target_feature(enable = "neon")],
+        mr = 8,
+        nv = 3,
+        kc = 256,
+        mc = 64,
+        nc = 1536,
+        rows = [1, 2, 3, 4, 5, 6, 7],
+        nvs = [1, 2]
+    );
+}
