@@ -2,10 +2,13 @@
 """Markdown table of the `gemm` criterion bench: median GFLOP/s per impl and shape, % of a
 measured FMA peak, and the ratio to matrixmultiply from the same run.
 
-    python3 benches/gemm_table.py --peak-f32 101.5 --peak-f64 50.2 [target/criterion]
+    python3 benches/gemm_table.py --peak-f32 101.5 --peak-f64 50.2 [criterion dir ...]
 
-Reads `<criterion dir>/<group>/<impl>/<shape>/new/estimates.json` (the last run) and uses
-the *median* point estimate (criterion's console line shows the mean).
+Reads `<criterion dir>/<group>/<impl>/<shape>/new/estimates.json` (the last run in that
+directory; default `target/criterion`) and uses the *median* point estimate (criterion's
+console line shows the mean). Given several directories (copies of `target/criterion`
+after separate runs), each cell shows the runs' values as `run 1 / run 2 / ...`, every
+ratio computed within its own run.
 """
 
 import argparse
@@ -53,14 +56,20 @@ def shape_key(shape):
     return (SHAPE_ORDER.index(kind) if kind in SHAPE_ORDER else 99, nums)
 
 
-def table(root, group, peak):
-    data = load(root, group)
-    if not data:
+def cell(values):
+    """The per-run values of one cell, `–` where a run lacks it."""
+    return " / ".join(v if v is not None else "–" for v in values)
+
+
+def table(roots, group, peak):
+    runs = [load(r, group) for r in roots]
+    keys = set().union(*runs)
+    if not keys:
         return f"(no data for {group})\n"
-    impls = sorted({i for i, _ in data}, key=lambda i: (i != "matrixmultiply", i))
+    impls = sorted({i for i, _ in keys}, key=lambda i: (i != "matrixmultiply", i))
     ours = [i for i in impls if i.startswith("ours-")]
     others = [i for i in impls if not i.startswith("ours-")]
-    shapes = sorted({s for _, s in data}, key=shape_key)
+    shapes = sorted({s for _, s in keys}, key=shape_key)
     lines = []
     head = ["shape"]
     for i in ours:
@@ -70,42 +79,51 @@ def table(root, group, peak):
     lines.append("|" + "---|" * len(head))
     for s in shapes:
         row = [f"`{s}`"]
-        mm = data.get(("matrixmultiply", s))
         for i in ours:
-            t = data.get((i, s))
-            if t is None:
+            g, pct, vs = [], [], []
+            for data in runs:
+                t, mm = data.get((i, s)), data.get(("matrixmultiply", s))
+                g.append(f"{flops(s) / t:.1f}" if t else None)
+                pct.append(f"{100 * flops(s) / t / peak:.0f}%" if t else None)
+                vs.append(f"{mm / t:.2f}x" if t and mm else None)
+            if all(v is None for v in g):
                 row += ["–", "–", "–"]
-                continue
-            g = flops(s) / t
-            row += [f"{g:.1f}", f"{100 * g / peak:.0f}%", f"{mm / t:.2f}x" if mm else "–"]
+            else:
+                row += [cell(g), cell(pct), cell(vs)]
         for i in others:
-            t = data.get((i, s))
-            row.append(f"{flops(s) / t:.2f}" if t else "–")
+            vals = [data.get((i, s)) for data in runs]
+            vals = [f"{flops(s) / t:.2f}" if t else None for t in vals]
+            row.append("–" if all(v is None for v in vals) else cell(vals))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
-def threads_table(root, peak):
-    data = load(root, "gemm_threads")
-    if not data:
+def threads_table(roots, peak):
+    runs = [load(r, "gemm_threads") for r in roots]
+    keys = sorted(set().union(*runs))
+    if not keys:
         return "(no data for gemm_threads)\n"
     lines = ["| impl | GFLOP/s | % of 1-core peak | speed-up vs 1 thread |", "|---|---|---|---|"]
-    one = data.get(("ours-1t", "sq-2048"))
-    for (i, s), t in sorted(data.items()):
-        g = flops(s) / t
-        lines.append(f"| `{i}/{s}` | {g:.1f} | {100 * g / peak:.0f}% | {one / t:.2f}x |")
+    for i, s in keys:
+        g, pct, up = [], [], []
+        for data in runs:
+            t, one = data.get((i, s)), data.get(("ours-1t", "sq-2048"))
+            g.append(f"{flops(s) / t:.1f}" if t else None)
+            pct.append(f"{100 * flops(s) / t / peak:.0f}%" if t else None)
+            up.append(f"{one / t:.2f}x" if t and one else None)
+        lines.append(f"| `{i}/{s}` | {cell(g)} | {cell(pct)} | {cell(up)} |")
     return "\n".join(lines) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("root", nargs="?", default="target/criterion")
+    ap.add_argument("roots", nargs="*", default=["target/criterion"])
     ap.add_argument("--peak-f32", type=float, required=True)
     ap.add_argument("--peak-f64", type=float, required=True)
     args = ap.parse_args()
-    sys.stdout.write("### gemm_f32\n\n" + table(args.root, "gemm_f32", args.peak_f32))
-    sys.stdout.write("\n### gemm_f64\n\n" + table(args.root, "gemm_f64", args.peak_f64))
-    sys.stdout.write("\n### gemm_threads (f32)\n\n" + threads_table(args.root, args.peak_f32))
+    sys.stdout.write("### gemm_f32\n\n" + table(args.roots, "gemm_f32", args.peak_f32))
+    sys.stdout.write("\n### gemm_f64\n\n" + table(args.roots, "gemm_f64", args.peak_f64))
+    sys.stdout.write("\n### gemm_threads (f32)\n\n" + threads_table(args.roots, args.peak_f32))
 
 
 if __name__ == "__main__":
