@@ -5,10 +5,13 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use recur::baseline::PerStepRnn;
 use recur::kernels::Parallelism;
-use recur::layers::ndarray::{Array1, Array2, Array3};
 use recur::layers::TimeRnn;
 use std::hint::black_box;
 use std::time::Duration;
+
+#[path = "common/rnn_case.rs"]
+mod rnn_case;
+use rnn_case::data;
 
 /// (T, N, D, H): the seed's size, the book's chapter 5 model, and larger models.
 const SHAPES: &[(usize, usize, usize, usize)] = &[
@@ -18,30 +21,6 @@ const SHAPES: &[(usize, usize, usize, usize)] = &[
     (64, 64, 256, 256),
     (100, 128, 1024, 1024),
 ];
-
-/// Weights `wx, wh, b`, input `xs` and output gradient `dhs` of one shape.
-type Case = (
-    Array2<f32>,
-    Array2<f32>,
-    Array1<f32>,
-    Array3<f32>,
-    Array3<f32>,
-);
-
-fn data(t: usize, n: usize, d: usize, h: usize) -> Case {
-    let wx = Array2::from_shape_fn((d, h), |(i, j)| {
-        ((i * 7 + j * 3) as f32 * 0.01).sin() * 0.05
-    });
-    let wh = Array2::from_shape_fn((h, h), |(i, j)| ((i * 5 + j) as f32 * 0.013).cos() * 0.05);
-    let b = Array1::from_shape_fn(h, |j| (j as f32 * 0.1).sin() * 0.1);
-    let xs = Array3::from_shape_fn((t, n, d), |(a, b2, c)| {
-        ((a + b2 * 3 + c) as f32 * 0.07).sin()
-    });
-    let dhs = Array3::from_shape_fn((t, n, h), |(a, b2, c)| {
-        ((a * 3 + b2 + c) as f32 * 0.05).cos()
-    });
-    (wx, wh, b, xs, dhs)
-}
 
 fn label(t: usize, n: usize, d: usize, h: usize) -> String {
     format!("T{t}_N{n}_D{d}_H{h}")

@@ -8,10 +8,12 @@
 //! ```
 
 use recur::kernels::Parallelism;
-use recur::layers::ndarray::{Array1, Array2, Array3};
 use recur::layers::TimeRnn;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+#[path = "../benches/common/rnn_case.rs"]
+mod rnn_case;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,17 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secs: f64 = opt("secs").map_or(Ok(3.0), |v| v.parse())?;
     let iters: Option<usize> = opt("iters").map(|v| v.parse()).transpose()?;
 
-    let wx = Array2::from_shape_fn((d, h), |(i, j)| {
-        ((i * 7 + j * 3) as f32 * 0.01).sin() * 0.05
-    });
-    let wh = Array2::from_shape_fn((h, h), |(i, j)| ((i * 5 + j) as f32 * 0.013).cos() * 0.05);
-    let b = Array1::from_shape_fn(h, |j| (j as f32 * 0.1).sin() * 0.1);
-    let xs = Array3::from_shape_fn((t, n, d), |(a, b2, c)| {
-        ((a + b2 * 3 + c) as f32 * 0.07).sin()
-    });
-    let dhs = Array3::from_shape_fn((t, n, h), |(a, b2, c)| {
-        ((a * 3 + b2 + c) as f32 * 0.05).cos()
-    });
+    let (wx, wh, b, xs, dhs) = rnn_case::data(t, n, d, h);
     let mut rnn = TimeRnn::new(wx, wh, b)?;
     rnn.set_parallelism(Parallelism::Serial);
 

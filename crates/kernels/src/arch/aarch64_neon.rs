@@ -43,7 +43,7 @@ where
 }
 
 macro_rules! impl_neon {
-    ($t:ty, $v:ty, $m:ty, $u:ty, $lanes:expr, $dup:ident, $ld:ident, $st:ident,
+    ($t:ty, $v:ty, $m:ty, $lanes:expr, $dup:ident, $ld:ident, $st:ident,
      $add:ident, $sub:ident, $mul:ident, $div:ident, $fma:ident, $fms:ident, $abs:ident,
      $clt:ident, $cgt:ident, $bsl:ident, $to_u:ident, $from_u:ident, $and:ident, $or:ident,
      $xor:ident, $rndn:ident, $cvt:ident, $shl:ident, $to_s:ident, $from_s:ident,
@@ -166,7 +166,6 @@ impl_neon!(
     f32,
     float32x4_t,
     uint32x4_t,
-    u32,
     4,
     vdupq_n_f32,
     vld1q_f32,
@@ -198,7 +197,6 @@ impl_neon!(
     f64,
     float64x2_t,
     uint64x2_t,
-    u64,
     2,
     vdupq_n_f64,
     vld1q_f64,

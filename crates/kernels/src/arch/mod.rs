@@ -7,8 +7,8 @@
 //! tanh kernel and the GEMM epilogues share one vector vocabulary).
 //!
 //! A token (`Scalar`, `Neon`, `V3`, `V4`) is a zero-sized proof that its instruction set
-//! is available: `Neon`, `V3` and `V4` are only constructed after run-time detection. That proof is
-//! what makes the safe methods of [`Simd`] sound.
+//! is available: `Neon`, `V3` and `V4` are only constructed after run-time detection.
+//! That proof is what makes the safe methods of [`Simd`] sound.
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64_neon;

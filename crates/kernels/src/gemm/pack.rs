@@ -18,6 +18,7 @@
 //! Edge panels are zero-padded to the full MR or NR, so the micro-kernel never branches on
 //! the edge inside its loop; the padding lanes' results are discarded by the tile store.
 
+use super::kernel::gather;
 use super::params::Tier;
 use crate::float::Float;
 use crate::view::MatRef;
@@ -145,16 +146,13 @@ pub(crate) fn pack_b<T: Float, S: Tier<T>>(
                 }
             } else if cs == 1 {
                 // The right edge: each row as vectors, the last valid one loaded with a
-                // mask (never past the row's end), zeros beyond.
+                // mask (`gather` never reads past the row's end), zeros beyond.
                 let zero = s.splat(T::ZERO);
                 for p in 0..kc {
                     let (from, to) = (src.add(p * rs + j0), out.add(p * nr));
-                    for v in 0..nr / lanes {
-                        let j = v * lanes;
-                        let x = if j + lanes <= w {
-                            s.load(from.add(j))
-                        } else if j < w {
-                            s.load_first(from.add(j), w - j)
+                    for j in (0..nr).step_by(lanes) {
+                        let x = if j < w {
+                            gather(s, from.add(j), 1, lanes.min(w - j))
                         } else {
                             zero
                         };
@@ -163,21 +161,46 @@ pub(crate) fn pack_b<T: Float, S: Tier<T>>(
                 }
             } else {
                 // Column by column, so that a column-major source (a transposed view) is
-                // read sequentially; then the zero padding columns `w..NR`, with no
-                // per-element test.
-                for j in 0..w {
-                    // `wrapping_add`: dereferenced only for p < kc (see `pack_a`).
-                    let (from, to) = (src.wrapping_add((j0 + j) * cs), out.wrapping_add(j));
-                    for p in 0..kc {
-                        *to.add(p * nr) = *from.add(p * rs);
-                    }
-                }
-                for j in w..nr {
-                    for p in 0..kc {
-                        *out.add(p * nr + j) = T::ZERO;
-                    }
-                }
+                // read sequentially.
+                pack_lines(src.wrapping_add(j0 * cs), cs, rs, out, nr, w, nr, kc);
             }
+        }
+    }
+}
+
+/// Writes `lines` lines of a micro-panel whose line `x` holds, at `out + x + q * width`
+/// for `q < len`, the source elements `src + x * line_stride + q * step`; lines
+/// `valid..lines` are zeros. Each line is one tight loop with no per-element test: the
+/// short A panels (lines = rows) and the edge panels of a transposed B (lines = columns).
+///
+/// # Safety
+/// The source elements for `x < valid`, `q < len` readable; `out + x + q * width` for
+/// `x < lines`, `q < len` writable.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn pack_lines<T: Float>(
+    src: *const T,
+    line_stride: usize,
+    step: usize,
+    out: *mut T,
+    width: usize,
+    valid: usize,
+    lines: usize,
+    len: usize,
+) {
+    for x in 0..valid {
+        // `wrapping_add`: with len = 0 the operands may be empty views (dangling
+        // pointers) and nothing is dereferenced, but an in-bounds `add` would be UB.
+        let (from, to) = (src.wrapping_add(x * line_stride), out.wrapping_add(x));
+        for q in 0..len {
+            // SAFETY: x < valid, q < len (caller).
+            unsafe { *to.add(q * width) = *from.add(q * step) };
+        }
+    }
+    for x in valid..lines {
+        for q in 0..len {
+            // SAFETY: x < lines, q < len (caller).
+            unsafe { *out.add(x + q * width) = T::ZERO };
         }
     }
 }
@@ -208,22 +231,9 @@ pub(crate) fn pack_a<T: Float, S: Tier<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
             return;
         }
         // A short panel (the last rows, or an even row split such as 20 rows as 4 x 5):
-        // row by row, each row one tight copy loop, then the zero padding rows `h..MR`.
-        // Column by column with an `i < h` test per element executed ~3x the
-        // instructions (callgrind, TimeRnn (5, 10, 100, 100)).
-        for i in 0..h {
-            // `wrapping_add`: with kc = 0 the views are empty (dangling pointers) and
-            // nothing is dereferenced, but in-bounds `add` would still be UB.
-            let (from, to) = (src.wrapping_add(i * rs), out.wrapping_add(i));
-            for p in 0..kc {
-                *to.add(p * mr) = *from.add(p * cs);
-            }
-        }
-        for i in h..mr {
-            for p in 0..kc {
-                *out.add(p * mr + i) = T::ZERO;
-            }
-        }
+        // row by row. Column by column with an `i < h` test per element executed ~3x
+        // the instructions (callgrind, TimeRnn (5, 10, 100, 100)).
+        pack_lines(src, rs, cs, out, mr, h, mr, kc);
     }
 }
 

@@ -352,9 +352,9 @@ mod aarch64 {
     use super::*;
     use crate::arch::Neon;
 
-    // NEON: 32 q registers; 8 x 3 accumulators + 3 B vectors + 1 broadcast. An 8 x 12
-    // f32 tile (8 x 6 in f64) reads 8 + 12 elements per 24 FMAs, within what one load
-    // port per two FMA pipes sustains.
+    // NEON: 32 q registers; 8 x 3 accumulators + 3 B vectors + 1 broadcast. One rank-1
+    // step of the 8 x 12 f32 tile (8 x 6 in f64) is 3 B loads and 8 broadcasts for 24
+    // FMAs. Block sizes mirror the AVX2 tier's (not tuned: no aarch64 machine here).
     tier!(
         Neon,
         f32,
