@@ -1,11 +1,12 @@
 //! Element-wise kernels over slices: `axpy` (the optimizer update) and `exp_inplace` (the
-//! softmax), vectorized on every tier with one body for lanes and tails.
+//! softmax), vectorized on every tier with one body for lanes and tails. The loops are
+//! safe: pulp splits each slice into whole vectors and a tail.
 
-use crate::arch::{load_partial, store_partial, Simd, WithSimd};
-use crate::dispatch::level;
+use crate::element::Float;
 use crate::error::{fmt_shape, Error, Result};
-use crate::float::Float;
-use crate::gemm::params::Tier;
+use crate::simd::dispatch::level;
+use crate::simd::{dispatch_op, entry_point, Simd, SimdElement, WithSimd};
+use crate::vmath::exp_vec;
 
 /// `y[i] += alpha · x[i]`, each with one rounding (fused multiply-add).
 ///
@@ -28,7 +29,7 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) -> Result<()> {
             got: fmt_shape(&[y.len()]),
         });
     }
-    T::run_axpy(level(), AxpyOp { alpha, x, y });
+    run_axpy(level(), AxpyOp { alpha, x, y });
     Ok(())
 }
 
@@ -47,7 +48,7 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) -> Result<()> {
 /// assert_eq!(&x[2..], &[0.0, f64::INFINITY]);
 /// ```
 pub fn exp_inplace<T: Float>(x: &mut [T]) {
-    T::run_exp(level(), ExpOp { x });
+    run_exp(level(), ExpOp { x });
 }
 
 pub(crate) struct AxpyOp<'a, T> {
@@ -56,26 +57,21 @@ pub(crate) struct AxpyOp<'a, T> {
     y: &'a mut [T],
 }
 
-impl<T: Float> WithSimd<T> for AxpyOp<'_, T> {
+entry_point!(fn run_axpy(AxpyOp<'a>) -> (), via dispatch_op);
+
+impl<T: SimdElement> WithSimd<T> for AxpyOp<'_, T> {
     type Output = ();
     #[inline(always)]
-    fn with_simd<S: Tier<T>>(self, s: S) {
-        let n = self.y.len();
+    fn with_simd<S: Simd<T>>(self, s: S) {
         let a = s.splat(self.alpha);
-        let (x, y) = (self.x.as_ptr(), self.y.as_mut_ptr());
-        let mut i = 0;
-        while i + S::LANES <= n {
-            // SAFETY: i + LANES <= n, the length of both slices (checked by `axpy`).
-            unsafe { s.store(y.add(i), s.fma(a, s.load(x.add(i)), s.load(y.add(i)))) };
-            i += S::LANES;
+        let (x, x_tail) = S::as_vectors(self.x);
+        let (y, y_tail) = S::as_vectors_mut(self.y);
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = s.fma(a, x, *y);
         }
-        if i < n {
-            // SAFETY: n - i < LANES elements remain in both slices.
-            unsafe {
-                let xv = load_partial(s, x.add(i), n - i, T::ZERO);
-                let yv = load_partial(s, y.add(i), n - i, T::ZERO);
-                store_partial(s, y.add(i), n - i, s.fma(a, xv, yv));
-            }
+        if !y_tail.is_empty() {
+            let v = s.fma(a, s.load_tail(x_tail), s.load_tail(y_tail));
+            s.store_tail(y_tail, v);
         }
     }
 }
@@ -84,64 +80,19 @@ pub(crate) struct ExpOp<'a, T> {
     x: &'a mut [T],
 }
 
-/// `e^v` lane-wise: `v = k·ln2 + r` with `k = round(v·log2 e)` (Cody–Waite: `ln2` split in
-/// a high part with trailing zero bits and a low part, so `k·ln2_hi` is exact), `|r| <=
-/// ln2 / 2`, `e^r` by its Taylor polynomial (degree 7 for f32, 13 for f64: truncation
-/// below 0.05 ulp), then `2^k` added to the exponent.
-#[inline(always)]
-pub(crate) fn exp_vec<T: Float, S: Simd<T>>(s: S, v: S::V) -> S::V {
-    let is_f32 = T::NAME == "f32";
-    let (lo, hi) = if is_f32 {
-        (-87.0, 88.722_83)
-    } else {
-        (-708.0, 709.782_712_893_384)
-    };
-    let (ln2_hi, ln2_lo) = if is_f32 {
-        (0.693_145_751_953_125, 1.428_606_765_330_187e-6)
-    } else {
-        (0.693_147_180_369_123_8, 1.908_214_929_270_587_7e-10)
-    };
-    let degree = if is_f32 { 7 } else { 13 };
-    let c = |x: f64| s.splat(T::from_f64(x));
-    let (vlo, vhi) = (c(lo), c(hi));
-    let x = s.min(s.max(v, vlo), vhi);
-    let k = s.round(s.mul(x, c(std::f64::consts::LOG2_E)));
-    let r = s.fnma(k, c(ln2_hi), x);
-    let r = s.fnma(k, c(ln2_lo), r);
-    // Horner on 1/n!: p = 1 + r(1 + r/2(1 + r/3(...))) written as coefficients.
-    let mut inv_fact = [1.0f64; 14];
-    for i in 1..14 {
-        inv_fact[i] = inv_fact[i - 1] / i as f64;
-    }
-    let mut p = c(inv_fact[degree]);
-    for i in (0..degree).rev() {
-        p = s.fma(p, r, c(inv_fact[i]));
-    }
-    let y = s.ldexp(p, k);
-    // NaN in, NaN out (x − x is NaN only for NaN and ±inf; ±inf are overridden below).
-    let y = s.add(y, s.sub(v, v));
-    let y = s.select(s.lt(v, vlo), c(0.0), y);
-    s.select(s.lt(vhi, v), s.splat(T::INFINITY), y)
-}
+entry_point!(fn run_exp(ExpOp<'a>) -> (), via dispatch_op);
 
-impl<T: Float> WithSimd<T> for ExpOp<'_, T> {
+impl<T: SimdElement> WithSimd<T> for ExpOp<'_, T> {
     type Output = ();
     #[inline(always)]
-    fn with_simd<S: Tier<T>>(self, s: S) {
-        let n = self.x.len();
-        let x = self.x.as_mut_ptr();
-        let mut i = 0;
-        while i + S::LANES <= n {
-            // SAFETY: i + LANES <= n.
-            unsafe { s.store(x.add(i), exp_vec(s, s.load(x.add(i)))) };
-            i += S::LANES;
+    fn with_simd<S: Simd<T>>(self, s: S) {
+        let (x, x_tail) = S::as_vectors_mut(self.x);
+        for x in x.iter_mut() {
+            *x = exp_vec(s, *x);
         }
-        if i < n {
-            // SAFETY: n - i < LANES elements remain.
-            unsafe {
-                let v = load_partial(s, x.add(i), n - i, T::ZERO);
-                store_partial(s, x.add(i), n - i, exp_vec(s, v));
-            }
+        if !x_tail.is_empty() {
+            let v = exp_vec(s, s.load_tail(x_tail));
+            s.store_tail(x_tail, v);
         }
     }
 }
@@ -149,7 +100,7 @@ impl<T: Float> WithSimd<T> for ExpOp<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::{available_levels, with_level};
+    use crate::simd::dispatch::{available_levels, with_level};
 
     fn ulps_f32(got: f32, exact: f64) -> f64 {
         let ulp = (got.abs().max(f32::MIN_POSITIVE) as f64) * f32::EPSILON as f64;

@@ -1,7 +1,7 @@
 //! # recur-kernels
 //!
 //! SIMD GEMM and tanh for `f32` and `f64`, dispatched at run time to the best instruction
-//! set of the CPU (AVX-512, AVX2+FMA, scalar), with the fused epilogues the recurrent
+//! set of the CPU (AVX-512, AVX2+FMA, NEON, scalar), with the fused epilogues the recurrent
 //! layers of `recur-layers` need.
 //!
 //! ## Matrices: strided views
@@ -20,7 +20,8 @@
 //! ## Instruction-set tiers
 //! [`simd_level`] reports the tier in use: detected once per process, lowered (never
 //! raised) by the environment variable `RECUR_SIMD=scalar|avx2|avx512`. Each kernel is
-//! written once, generic over the tier, and compiled per tier with `#[target_feature]`.
+//! written once, generic over the tier, and compiled per tier with `#[target_feature]`;
+//! the tiers, their detection and their target-feature trampolines are pulp's.
 //!
 //! ## Threads
 //! GEMMs of at least [`PAR_MIN_FLOPS`] flops split C into blocks of rows or columns over
@@ -31,22 +32,26 @@
 //! Every fallible function returns [`Result`]; an [`Error`] names the operation, the
 //! argument, and the expected and actual shapes. No public safe function panics on any
 //! input. All `unsafe` code of recur lives in this crate, each block with its `SAFETY`
-//! argument.
+//! argument; the layers and the root crate forbid it.
 
-pub(crate) mod arch;
-pub mod dispatch;
+// The modules, bottom to top: each uses only those above it in this list (checked by
+// `.ci/check-layering`).
+mod element;
 pub mod elementwise;
 pub mod error;
-mod float;
 pub mod gemm;
+pub(crate) mod simd;
 pub mod tanh;
 pub mod view;
+pub(crate) mod vmath;
 
 pub use dispatch::{simd_level, Level};
+pub use element::Float;
 pub use elementwise::{axpy, exp_inplace};
 pub use error::{Error, Result};
-pub use float::Float;
 pub use gemm::reference;
 pub use gemm::{gemm, gemm_packed, gemm_with, Epilogue, PackedB, Parallelism, PAR_MIN_FLOPS};
+/// Tier detection and selection: [`Level`], `RECUR_SIMD`, [`dispatch::with_level`].
+pub use simd::dispatch;
 pub use tanh::{tanh, tanh_backward, tanh_inplace};
 pub use view::{MatMut, MatRef};

@@ -13,8 +13,8 @@
 //! 1, and the larger stride must be at least the smaller dimension's extent
 //! (`dim_small * stride_small`) when its own dimension exceeds 1.
 
+use crate::element::Float;
 use crate::error::{Error, Result};
-use crate::float::Float;
 
 fn describe(rows: usize, cols: usize, rs: usize, cs: usize) -> String {
     format!("{rows} x {cols}, strides ({rs}, {cs})")

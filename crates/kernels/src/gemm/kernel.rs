@@ -10,9 +10,9 @@
 //! gather / scatter of each row into a local vector with the *same* arithmetic, so an
 //! element's value never depends on where its tile falls.
 
-use super::params::Tier;
-use crate::arch::Simd;
-use crate::float::Float;
+use super::tiers::Kernel;
+use crate::simd::{gather, scatter, Simd, SimdElement};
+use crate::vmath::{tanh_backward_vec, tanh_run, tanh_vec, VMath};
 
 /// The per-tile form of an epilogue: pointers already offset to the tile's origin.
 #[derive(Clone, Copy, Debug)]
@@ -66,7 +66,7 @@ const MAX_TILE: usize = 512;
 /// # Safety
 /// `a + i * rsa` must be readable for `i < MR`, and `b .. b + (NV - 1) * LANES + last`.
 #[inline(always)]
-unsafe fn rank1<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
+unsafe fn rank1<T: SimdElement, S: Simd<T>, const MR: usize, const NV: usize>(
     s: S,
     acc: &mut [[S::V; NV]; MR],
     a: *const T,
@@ -95,7 +95,7 @@ unsafe fn rank1<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
     }
 }
 
-/// `MR x (NV * LANES)` micro-kernel; see [`super::params::Tier`].
+/// `MR x (NV * LANES)` micro-kernel; see [`super::tiers::Kernel`].
 ///
 /// The `MR x NV` accumulators stay in registers for the whole `k` loop (every index into
 /// `acc` is a compile-time constant after unrolling; the edge path of [`store_tile`] spills
@@ -112,8 +112,8 @@ unsafe fn rank1<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn microkernel<
-    T: Float,
-    S: Tier<T>,
+    T: VMath,
+    S: Kernel<T>,
     const MR: usize,
     const NV: usize,
     const PREFETCH_C: bool,
@@ -159,7 +159,7 @@ pub(crate) unsafe fn microkernel<
 /// As [`microkernel`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn k_loop<T: Float, S: Simd<T>, const MR: usize, const NV: usize>(
+unsafe fn k_loop<T: SimdElement, S: Simd<T>, const MR: usize, const NV: usize>(
     s: S,
     kc: usize,
     a: *const T,
@@ -280,7 +280,7 @@ impl<T> EpiTile<T> {
 /// # Safety
 /// `dst` must satisfy the contract of [`TileDst`].
 #[inline(always)]
-unsafe fn store_tile<T: Float, S: Tier<T>, const MR: usize, const NV: usize>(
+unsafe fn store_tile<T: VMath, S: Kernel<T>, const MR: usize, const NV: usize>(
     s: S,
     acc: [[S::V; NV]; MR],
     dst: &TileDst<T>,
@@ -303,7 +303,7 @@ unsafe fn store_tile<T: Float, S: Tier<T>, const MR: usize, const NV: usize>(
 /// # Safety
 /// `dst` must satisfy the contract of [`TileDst`]; `ptrs` are its decoded operands.
 #[inline(always)]
-unsafe fn store_tile_as<T: Float, S: Tier<T>, const MR: usize, const NV: usize, const K: u8>(
+unsafe fn store_tile_as<T: VMath, S: Kernel<T>, const MR: usize, const NV: usize, const K: u8>(
     s: S,
     acc: [[S::V; NV]; MR],
     dst: &TileDst<T>,
@@ -390,7 +390,7 @@ unsafe fn store_tile_as<T: Float, S: Tier<T>, const MR: usize, const NV: usize, 
 /// # Safety
 /// The epilogue's operands must be readable at those positions.
 #[inline(always)]
-unsafe fn load_epi<T: Float, S: Simd<T>, const K: u8>(
+unsafe fn load_epi<T: SimdElement, S: Simd<T>, const K: u8>(
     s: S,
     ptrs: &EpiPtrs<T>,
     i: usize,
@@ -414,7 +414,7 @@ unsafe fn load_epi<T: Float, S: Simd<T>, const K: u8>(
 /// `f(alpha·ab + beta·c_old)` for epilogue kind `K`, the arithmetic shared by the vector
 /// and edge paths (and by every micro-kernel, so an element never depends on its path).
 #[inline(always)]
-fn finish<T: Float, S: Simd<T>, const K: u8>(
+fn finish<T: SimdElement, S: Simd<T>, const K: u8>(
     s: S,
     ab: S::V,
     alpha: S::V,
@@ -431,69 +431,44 @@ fn finish<T: Float, S: Simd<T>, const K: u8>(
         // The tanh of these two is a second pass over the stored tile: see `store_tile_as`.
         E_TANH => x,
         E_BIAS_TANH => s.add(x, op0),
-        E_TANH_BACKWARD => crate::tanh::tanh_backward_vec(s, op1, s.add(x, op0)),
+        E_TANH_BACKWARD => tanh_backward_vec(s, op1, s.add(x, op0)),
         _ => x,
     }
 }
 
-/// Loads `n <= LANES` elements at stride `stride` (missing lanes are 0).
+/// `tanh` in place on the `mr x nr` tile at `c` (element `(i, j)` at `c + i·rsc + j·csc`):
+/// the second pass of the GEMM's tanh epilogues ([`Kernel::tanh_tile`]). Every element gets
+/// the bits of [`tanh_vec`], like the slice kernels.
 ///
 /// # Safety
-/// `p + l * stride` must be readable for `l < n`.
+/// The tile's elements must be readable and writable.
 #[inline(always)]
-pub(crate) unsafe fn gather<T: Float, S: Simd<T>>(
+pub(crate) unsafe fn tanh_tile_in_place<T: VMath, S: Simd<T>>(
     s: S,
-    p: *const T,
-    stride: usize,
-    n: usize,
-) -> S::V {
-    if stride == 1 {
-        // SAFETY: n <= LANES contiguous readable elements.
-        return unsafe {
-            if n == S::LANES {
-                s.load(p)
-            } else {
-                s.load_first(p, n)
-            }
-        };
-    }
-    let mut buf = [T::ZERO; 16];
-    for (l, slot) in buf.iter_mut().enumerate().take(n) {
-        // SAFETY: l < n.
-        *slot = unsafe { *p.add(l * stride) };
-    }
-    // SAFETY: `buf` holds 16 >= LANES elements.
-    unsafe { s.load(buf.as_ptr()) }
-}
-
-/// Stores the first `n <= LANES` lanes of `v` at stride `stride`.
-///
-/// # Safety
-/// `p + l * stride` must be writable for `l < n`.
-#[inline(always)]
-pub(crate) unsafe fn scatter<T: Float, S: Simd<T>>(
-    s: S,
-    p: *mut T,
-    stride: usize,
-    n: usize,
-    v: S::V,
+    c: *mut T,
+    rsc: usize,
+    csc: usize,
+    mr: usize,
+    nr: usize,
 ) {
-    if stride == 1 {
-        // SAFETY: n <= LANES contiguous writable elements.
-        unsafe {
-            if n == S::LANES {
-                s.store(p, v)
-            } else {
-                s.store_first(p, n, v)
+    for i in 0..mr {
+        let row = c.wrapping_add(i * rsc);
+        if csc == 1 {
+            // SAFETY: row i holds nr contiguous elements of the tile.
+            unsafe { tanh_run(s, row, row, nr) };
+            continue;
+        }
+        let mut j = 0;
+        while j < nr {
+            let len = S::LANES.min(nr - j);
+            // The GEMM store path's strided gather / scatter (missing lanes are 0).
+            // SAFETY: elements (i, j..j + len) are in the tile, at stride csc.
+            unsafe {
+                let p = row.add(j * csc);
+                let y = tanh_vec(s, gather(s, p, csc, len));
+                scatter(s, p, csc, len, y);
             }
-        };
-        return;
-    }
-    let mut buf = [T::ZERO; 16];
-    // SAFETY: `buf` holds 16 >= LANES elements.
-    unsafe { s.store(buf.as_mut_ptr(), v) };
-    for (l, &x) in buf.iter().enumerate().take(n) {
-        // SAFETY: l < n.
-        unsafe { *p.add(l * stride) = x };
+            j += len;
+        }
     }
 }

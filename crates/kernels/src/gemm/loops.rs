@@ -9,10 +9,11 @@
 
 use super::kernel::{EpiTile, TileDst};
 use super::pack::{pack_a, pack_b, BufGuard};
-use super::params::Tier;
+use super::tiers::Kernel;
 use super::Epilogue;
-use crate::float::Float;
+use crate::element::Float;
 use crate::view::MatRef;
+use crate::vmath::VMath;
 use std::ops::Range;
 
 /// The right-hand operand: a view to pack block by block, or micro-panels packed once.
@@ -66,7 +67,7 @@ fn tile_epi<T: Float>(epi: &Epilogue<'_, T>, i: usize, j: usize) -> EpiTile<T> {
 /// Computes the block `rows x cols` of C (with `cols.start` a multiple of `NR` when B is
 /// pre-packed).
 #[inline(always)]
-pub(crate) fn gemm_block<T: Float, S: Tier<T>>(
+pub(crate) fn gemm_block<T: VMath, S: Kernel<T>>(
     s: S,
     p: &Problem<'_, T>,
     rows: Range<usize>,
@@ -78,15 +79,6 @@ pub(crate) fn gemm_block<T: Float, S: Tier<T>>(
     let mut bbuf = BufGuard::b();
     let mut abuf = BufGuard::a();
     gemm_block_in(s, p, rows, cols, &mut bbuf.buf, &mut abuf.buf)
-}
-
-/// How the micro-kernels of one `(ic, pc)` block read A.
-#[derive(Clone, Copy)]
-enum ABlock<'a, T> {
-    /// Packed into `MR`-row micro-panels (panel `q` at `ptr + q * MR * kc`).
-    Packed(*const T),
-    /// Read in place from the `mc x kc` view.
-    Strided(MatRef<'a, T>),
 }
 
 /// The row split of an `mc`-row block into `ceil(mc / MR)` micro-panels of near-equal
@@ -130,15 +122,8 @@ impl RowSplit {
     }
 }
 
-/// Whether to pack the A block: see [`super::params::PACK_A_MIN_N`].
 #[inline(always)]
-fn pack_a_for(a: &MatRef<'_, impl Float>, ncols: usize) -> bool {
-    let strided_ok = a.col_stride() == 1 || a.row_stride() == 1;
-    !strided_ok || ncols >= super::params::pack_a_min_n()
-}
-
-#[inline(always)]
-fn gemm_block_in<T: Float, S: Tier<T>>(
+fn gemm_block_in<T: VMath, S: Kernel<T>>(
     s: S,
     p: &Problem<'_, T>,
     rows: Range<usize>,
@@ -148,7 +133,6 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
 ) {
     let (mr, nr) = (S::MR, S::NR);
     let k = p.k;
-    let packing_a = pack_a_for(&p.a, cols.len());
 
     // Loop 5: columns of C in NC-wide blocks (packed B block lives in L3).
     let mut jc = cols.start;
@@ -178,17 +162,16 @@ fn gemm_block_in<T: Float, S: Tier<T>>(
                 let mc = S::MC.min(rows.end - ic);
                 let a_block = p.a.submatrix(ic, pc, mc, kc).expect("block inside A");
                 let split = RowSplit::new(mc, mr);
-                let a_src = if packing_a {
-                    let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
-                    for q in 0..split.panels {
-                        let (r0, h) = split.panel(q);
-                        let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
-                        pack_a::<T, S>(panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
-                    }
-                    ABlock::Packed(dst.as_ptr())
-                } else {
-                    ABlock::Strided(a_block)
-                };
+                // The A block is always packed, into `MR`-row micro-panels (panel `q` at
+                // `q * MR * kc`): measured faster than reading A in place at every shape
+                // the benches have, including the small-n RNN steps.
+                let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
+                for q in 0..split.panels {
+                    let (r0, h) = split.panel(q);
+                    let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
+                    pack_a::<T, S>(panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
+                }
+                let a_src = dst.as_ptr();
                 let blk = Block {
                     ic,
                     jc,
@@ -221,15 +204,15 @@ struct Block {
     last: bool,
 }
 
-/// Loops 2 and 1: every micro-tile of one `mc x nc` block of C, from the A block `a` and
+/// Loops 2 and 1: every micro-tile of one `mc x nc` block of C, from the packed A block `a` and
 /// the packed B block at `bptr` (micro-panel `jp` at `bptr + jp * b_panel_stride`).
 #[inline(always)]
-fn macro_kernel<T: Float, S: Tier<T>>(
+fn macro_kernel<T: VMath, S: Kernel<T>>(
     s: S,
     p: &Problem<'_, T>,
     blk: &Block,
     split: RowSplit,
-    a: ABlock<'_, T>,
+    a: *const T,
     bptr: *const T,
     b_panel_stride: usize,
 ) {
@@ -261,26 +244,11 @@ fn macro_kernel<T: Float, S: Tier<T>>(
                 },
             };
             // SAFETY: the A panel (rows r0..r0 + h of the block, kc columns) is inside
-            // the view `p.a` or the packed buffer (h <= MR rows, zero-padded); the B
+            // the packed buffer (h <= MR rows); the B
             // micro-panel holds kc rows of NR elements (packed here, or inside the
             // `PackedB` whose depth is k); the h x nr_eff C tile at (i, j) is inside the
             // validated C view; epilogue operands were validated to C's shape.
-            unsafe {
-                match a {
-                    ABlock::Packed(ap) => {
-                        s.kernel_packed(h, kc, ap.wrapping_add(q * mr * kc), bp, &dst)
-                    }
-                    ABlock::Strided(av) => s.kernel_strided(
-                        h,
-                        kc,
-                        av.as_slice().as_ptr().wrapping_add(r0 * av.row_stride()),
-                        av.row_stride(),
-                        av.col_stride(),
-                        bp,
-                        &dst,
-                    ),
-                }
-            }
+            unsafe { s.kernel_packed(h, kc, a.wrapping_add(q * mr * kc), bp, &dst) }
         }
         jr += nr;
     }
@@ -288,19 +256,18 @@ fn macro_kernel<T: Float, S: Tier<T>>(
 
 /// Whether `C ← f(alpha·A·B + beta·C)` takes the small-problem path: no packing, no
 /// packing buffers, every micro-tile read straight from the views (see
-/// [`super::params::SMALL_MAX_MNK`] for the crossover). Needs B rows with unit stride
+/// [`super::tiers::SMALL_MAX_MNK`] for the crossover). Needs B rows with unit stride
 /// (vector loads) and `k <= KC`, so that the reduction runs in the same single block, in
 /// the same order, as on the packed path: which path ran never changes a bit.
 #[inline(always)]
-pub(crate) fn small_path_applies<'a, T: Float, S: Tier<T>>(
+pub(crate) fn small_path_applies<'a, T: VMath, S: Kernel<T>>(
     p: &Problem<'a, T>,
 ) -> Option<MatRef<'a, T>> {
     match p.b {
         BSrc::View(b)
             if p.k <= S::KC
                 && (b.col_stride() == 1 || p.n == 1)
-                && p.m.saturating_mul(p.n).saturating_mul(p.k)
-                    <= super::params::small_max_mnk() =>
+                && p.m.saturating_mul(p.n).saturating_mul(p.k) <= super::tiers::small_max_mnk() =>
         {
             Some(b)
         }
@@ -311,7 +278,7 @@ pub(crate) fn small_path_applies<'a, T: Float, S: Tier<T>>(
 /// The small-problem path: loops 2 and 1 over all of C (`k <= KC`, one reduction block),
 /// A and B read in place.
 #[inline(always)]
-pub(crate) fn gemm_small<T: Float, S: Tier<T>>(s: S, p: &Problem<'_, T>, b: MatRef<'_, T>) {
+pub(crate) fn gemm_small<T: VMath, S: Kernel<T>>(s: S, p: &Problem<'_, T>, b: MatRef<'_, T>) {
     let nr = S::NR;
     let split = RowSplit::new(p.m, S::MR);
     let (rsa, csa) = (p.a.row_stride(), p.a.col_stride());
@@ -359,10 +326,9 @@ pub(crate) fn gemm_small<T: Float, S: Tier<T>>(s: S, p: &Problem<'_, T>, b: MatR
 
 #[cfg(test)]
 mod tests {
+    use super::super::tiers::{run_kernel, WithKernel};
     use super::*;
-    use crate::arch::WithSimd;
-    use crate::dispatch::available_levels;
-    use crate::float::private::Sealed;
+    use crate::simd::dispatch::available_levels;
     use crate::view::MatMut;
 
     #[test]
@@ -399,10 +365,10 @@ mod tests {
         c_packed: *mut f64,
     }
 
-    impl WithSimd<f64> for BothPaths<'_, '_> {
+    impl WithKernel<f64> for BothPaths<'_, '_> {
         type Output = bool;
         #[inline(always)]
-        fn with_simd<S: Tier<f64>>(self, s: S) -> bool {
+        fn with_kernel<S: Kernel<f64>>(self, s: S) -> bool {
             let Some(b) = small_path_applies::<f64, S>(self.p) else {
                 return false;
             };
@@ -457,7 +423,7 @@ mod tests {
                                 csc: 1,
                                 epi,
                             };
-                            let took_small = f64::dispatch(
+                            let took_small = run_kernel(
                                 level,
                                 BothPaths {
                                     p: &p,

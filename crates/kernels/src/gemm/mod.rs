@@ -4,23 +4,24 @@
 //! The implementation follows BLIS: B is packed into `NR`-column micro-panels per
 //! `(KC x NC)` block (or once, in a [`PackedB`]), A is read in place when one of its strides
 //! is 1 and packed into `MR`-row micro-panels otherwise, and an `MR x NR` register-tiled
-//! micro-kernel per SIMD tier does the arithmetic (see `params` for the block sizes).
+//! micro-kernel per SIMD tier does the arithmetic (see `tiers` for the block sizes).
 //! Large problems are split over rayon threads by blocks of rows or columns of C, never
 //! over `k`, so the result is bit-identical for any number of threads.
 
 pub(crate) mod kernel;
 pub(crate) mod loops;
 pub(crate) mod pack;
-pub(crate) mod params;
 pub mod reference;
+pub(crate) mod tiers;
 
-use crate::arch::WithSimd;
-use crate::dispatch::{level, Level};
+use crate::element::Float;
 use crate::error::{fmt_shape, Error, Result};
-use crate::float::Float;
+use crate::simd::dispatch::{level, Level};
+use crate::simd::entry_point;
 use crate::view::{MatMut, MatRef};
+use crate::vmath::VMath;
 use loops::{gemm_block, BSrc, Problem};
-use params::Tier;
+use tiers::{run_kernel, Kernel, WithKernel};
 
 /// How many threads a GEMM may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -180,10 +181,12 @@ pub(crate) struct PackOp<'a, 'b, T> {
     data: &'a mut Vec<T>,
 }
 
-impl<T: Float> WithSimd<T> for PackOp<'_, '_, T> {
+entry_point!(fn run_pack(PackOp<'a, 'b>) -> Result<(Level, usize)>, via run_kernel);
+
+impl<T: VMath> WithKernel<T> for PackOp<'_, '_, T> {
     type Output = Result<(Level, usize)>;
     #[inline(always)]
-    fn with_simd<S: Tier<T>>(self, s: S) -> Result<(Level, usize)> {
+    fn with_kernel<S: Kernel<T>>(self, s: S) -> Result<(Level, usize)> {
         let (k, n) = (self.b.rows(), self.b.cols());
         let nr = S::NR;
         let len = n
@@ -230,7 +233,7 @@ impl<T: Float> PackedB<T> {
     /// # Errors
     /// [`Error::SizeOverflow`] if the padded size overflows `usize`.
     pub fn repack(&mut self, b: MatRef<'_, T>) -> Result<()> {
-        let (level, nr) = T::run_pack(
+        let (level, nr) = run_pack(
             level(),
             PackOp {
                 b,
@@ -408,7 +411,7 @@ fn run<T: Float>(
         csc: c.col_stride(),
         epi,
     };
-    T::run_gemm(
+    run_gemm(
         tier,
         GemmOp {
             p: &problem,
@@ -418,17 +421,19 @@ fn run<T: Float>(
     )
 }
 
-pub(crate) struct GemmOp<'p, 'a, T> {
-    p: &'p Problem<'a, T>,
+pub(crate) struct GemmOp<'a, T> {
+    p: &'a Problem<'a, T>,
     par: Parallelism,
     /// For a pre-packed B: the NR it was packed with, which must be the tier's.
     packed_nr: Option<usize>,
 }
 
-impl<T: Float> WithSimd<T> for GemmOp<'_, '_, T> {
+entry_point!(fn run_gemm(GemmOp<'a>) -> Result<()>, via run_kernel);
+
+impl<T: VMath> WithKernel<T> for GemmOp<'_, T> {
     type Output = Result<()>;
     #[inline(always)]
-    fn with_simd<S: Tier<T>>(self, s: S) -> Result<()> {
+    fn with_kernel<S: Kernel<T>>(self, s: S) -> Result<()> {
         let p = self.p;
         if let Some(b) = loops::small_path_applies::<T, S>(p) {
             loops::gemm_small(s, p, b);
@@ -473,22 +478,8 @@ impl<T: Float> WithSimd<T> for GemmOp<'_, '_, T> {
             let r = ci * per..((ci + 1) * per).min(len);
             let (rows, cols) = if split_rows { (r, 0..p.n) } else { (0..p.m, r) };
             // Re-enter the tier's target features on the worker thread.
-            T::dispatch(S::LEVEL, BlockOp { p, rows, cols });
+            s.block(p, rows, cols);
         });
         Ok(())
-    }
-}
-
-struct BlockOp<'p, 'a, T> {
-    p: &'p Problem<'a, T>,
-    rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-}
-
-impl<T: Float> WithSimd<T> for BlockOp<'_, '_, T> {
-    type Output = ();
-    #[inline(always)]
-    fn with_simd<S: Tier<T>>(self, s: S) {
-        gemm_block(s, self.p, self.rows, self.cols);
     }
 }

@@ -18,10 +18,11 @@
 //! Edge panels are zero-padded to the full MR or NR, so the micro-kernel never branches on
 //! the edge inside its loop; the padding lanes' results are discarded by the tile store.
 
-use super::kernel::gather;
-use super::params::Tier;
-use crate::float::Float;
+use super::tiers::Kernel;
+use crate::element::Float;
+use crate::simd::gather;
 use crate::view::MatRef;
+use crate::vmath::VMath;
 use std::cell::Cell;
 use std::thread::LocalKey;
 
@@ -115,7 +116,7 @@ impl Drop for BufGuard {
 /// `NR / LANES` vector loads and stores (a `memcpy` call per 64-byte row cost 7% of
 /// `gemm_f32/ours-avx2+fma/512`).
 #[inline(always)]
-pub(crate) fn pack_b<T: Float, S: Tier<T>>(
+pub(crate) fn pack_b<T: VMath, S: Kernel<T>>(
     s: S,
     b: MatRef<'_, T>,
     dst: &mut [T],
@@ -208,7 +209,7 @@ unsafe fn pack_lines<T: Float>(
 /// Packs `a` (`h x kc`, `h <= MR`) into one `MR`-row micro-panel stored column by column
 /// (element `(i, p)` at `p * MR + i`), rows `h..MR` zero-padded.
 #[inline(always)]
-pub(crate) fn pack_a<T: Float, S: Tier<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
+pub(crate) fn pack_a<T: VMath, S: Kernel<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
     let mr = S::MR;
     let (h, kc) = (a.rows(), a.cols());
     assert!(h <= mr && dst.len() >= mr * kc);
@@ -240,7 +241,7 @@ pub(crate) fn pack_a<T: Float, S: Tier<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::Scalar;
+    use crate::simd::Scalar;
 
     #[test]
     fn pack_b_pads_and_orders() {

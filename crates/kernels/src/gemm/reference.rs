@@ -1,8 +1,8 @@
 //! A naive GEMM that accumulates in `f64`: the oracle the optimized kernels are tested
 //! against (also usable by users' tests and by the fuzz targets).
 
+use crate::element::Float;
 use crate::error::{Error, Result};
-use crate::float::Float;
 use crate::view::{MatMut, MatRef};
 
 /// `C ← alpha·A·B + beta·C`, each dot product accumulated in `f64` and rounded once to

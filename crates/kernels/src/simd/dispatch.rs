@@ -8,7 +8,7 @@
 //! | `Scalar` | `scalar` | nothing (portable Rust; also what Miri runs) |
 //! | `Neon` | `neon` | aarch64 with NEON (Advanced SIMD) |
 //! | `Avx2` | `avx2` | x86-64 with AVX2 and FMA |
-//! | `Avx512` | `avx512` | x86-64 with AVX-512F (plus AVX2 and FMA) |
+//! | `Avx512` | `avx512` | x86-64 with AVX-512 F/BW/CD/DQ/VL (plus the AVX2 tier's features) |
 //!
 //! `RECUR_SIMD` can only lower the tier: asking for a tier the CPU lacks gives the best
 //! tier it has. [`forced_level`] tells a test whether the request was honoured, so a CI
@@ -71,22 +71,22 @@ impl Level {
     }
 }
 
-/// The best tier this CPU supports, ignoring `RECUR_SIMD`.
+/// The best tier this CPU supports, ignoring `RECUR_SIMD` (pulp's detection: the
+/// AVX-512 tier needs pulp's `x86::V4` feature set — AVX-512 F, BW, CD, DQ and VL besides
+/// the AVX2 tier's — and the AVX2 tier its `x86::V3` set: AVX2, FMA, BMI1/2, LZCNT, …).
 pub fn detected_level() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
-        let v3 = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        if v3 && std::arch::is_x86_feature_detected!("avx512f") {
+        if pulp::x86::V4::is_available() {
             return Level::Avx512;
         }
-        if v3 {
+        if pulp::x86::V3::is_available() {
             return Level::Avx2;
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
-        if std::arch::is_aarch64_feature_detected!("neon") {
+        if pulp::aarch64::Neon::is_available() {
             return Level::Neon;
         }
     }

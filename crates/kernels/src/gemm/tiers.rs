@@ -1,5 +1,6 @@
-//! Block sizes per tier and element type, and the [`Tier`] trait that binds them to the
-//! micro-kernel instantiation.
+//! The GEMM's kernel trait, [`Kernel`], and its per-tier table: block sizes per tier and
+//! element type, bound to the micro-kernel instantiations; and the dispatch of a GEMM
+//! computation onto the tier's token ([`run_kernel`]).
 //!
 //! Legend: `MR x NR` is the register tile of the micro-kernel (C rows x C columns; the
 //! vectors run along the columns, `NR = NV * LANES`); `KC` cuts the reduction dimension so
@@ -7,20 +8,13 @@
 //! the packed A block (`MC x KC`) stays in L2; `NC` cuts the columns of B so that the
 //! packed B block (`KC x NC`) stays in L3.
 
-use super::kernel::{microkernel, TileDst};
-use crate::arch::{Scalar, Simd};
-use crate::float::Float;
-
-/// Pack the A block when C has at least this many columns (and always when A has no unit
-/// stride); below, the micro-kernels read A in place.
-pub(crate) const PACK_A_MIN_N: usize = 0;
-
-/// [`PACK_A_MIN_N`], as a function so that `ncols >= pack_a_min_n()` is not flagged as a
-/// comparison with a constant zero (the threshold is a tuning knob).
-#[inline(always)]
-pub(crate) fn pack_a_min_n() -> usize {
-    PACK_A_MIN_N
-}
+use super::kernel::{microkernel, tanh_tile_in_place, TileDst};
+use super::loops::{gemm_block, Problem};
+use crate::simd::dispatch::Level;
+use crate::simd::{dispatch, Scalar, Simd, TierOp};
+use crate::vmath::VMath;
+use std::marker::PhantomData;
+use std::ops::Range;
 
 /// Problems with `m·n·k` up to this (and `k <= KC`, B rows with unit stride) skip
 /// packing: the micro-kernels read A and B in place, with no packing buffers.
@@ -43,7 +37,7 @@ pub(crate) fn small_max_mnk() -> usize {
 /// is not read when `dst.read_c` is false). `MR` and `NR` are unrolled completely and `k`
 /// 4x. Each tier compiles its kernels as separate `#[target_feature]` functions (one per
 /// row count), so the loop nest calls them instead of inlining a dozen copies.
-pub trait Tier<T: Float>: Simd<T> {
+pub(crate) trait Kernel<T: VMath>: Simd<T> {
     /// Rows of the register tile (the largest `rows` of a micro-kernel call).
     const MR: usize;
     /// Columns of the register tile (a multiple of `LANES`).
@@ -71,22 +65,6 @@ pub trait Tier<T: Float>: Simd<T> {
         dst: &TileDst<T>,
     );
 
-    /// A read in place (element `(i, p)` at `a + i * rsa + p * csa`), packed B.
-    ///
-    /// # Safety
-    /// As [`Tier::kernel_packed`].
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn kernel_strided(
-        self,
-        rows: usize,
-        kc: usize,
-        a: *const T,
-        rsa: usize,
-        csa: usize,
-        b: *const T,
-        dst: &TileDst<T>,
-    );
-
     /// `tanh` in place on the `mr x nr` tile of C at `c` (element `(i, j)` at
     /// `c + i * rsc + j * csc`): the second pass of the tanh epilogues, compiled once per
     /// tier and element type.
@@ -95,12 +73,16 @@ pub trait Tier<T: Float>: Simd<T> {
     /// The tile's elements must be readable and writable.
     unsafe fn tanh_tile(self, c: *mut T, rsc: usize, csc: usize, mr: usize, nr: usize);
 
+    /// [`gemm_block`] of `rows x cols` compiled with the tier's target features: how a
+    /// rayon task re-enters the tier on its worker thread.
+    fn block(self, p: &Problem<'_, T>, rows: Range<usize>, cols: Range<usize>);
+
     /// A and B both read in place: A element `(i, p)` at `a + i * rsa + p * csa`, B
     /// element `(p, j)` at `b + p * rsb + j` for `j < dst.nr` only (no padding needed:
     /// the last vector of each B row is loaded with a mask).
     ///
     /// # Safety
-    /// As [`Tier::kernel_packed`], with `1 <= dst.nr <= NR` and the B elements `(p, j)`,
+    /// As [`Kernel::kernel_packed`], with `1 <= dst.nr <= NR` and the B elements `(p, j)`,
     /// `p < kc`, `j < dst.nr` readable.
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel_direct(
@@ -119,7 +101,7 @@ pub trait Tier<T: Float>: Simd<T> {
 macro_rules! tier {
     ($tok:ty, $t:ty, [$($feat:meta)?], mr = $mr:literal, nv = $nv:literal, kc = $kc:expr,
      mc = $mc:expr, nc = $nc:expr, rows = [$($r:literal),*], nvs = [$($v:literal),*]) => {
-        impl Tier<$t> for $tok {
+        impl Kernel<$t> for $tok {
             const MR: usize = $mr;
             const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
             const KC: usize = $kc;
@@ -148,7 +130,7 @@ macro_rules! tier {
                 ) {
                     const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
                     const L: usize = <$tok as Simd<$t>>::LANES;
-                    // SAFETY: forwarded contract of `Tier::kernel_packed`.
+                    // SAFETY: forwarded contract of `Kernel::kernel_packed`.
                     unsafe { microkernel::<$t, $tok, R, $nv, true>(s, kc, a, 1, $mr, b, NR, L, dst) }
                 }
                 debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
@@ -162,48 +144,21 @@ macro_rules! tier {
             }
 
             #[inline(always)]
-            unsafe fn kernel_strided(
-                self,
-                rows: usize,
-                kc: usize,
-                a: *const $t,
-                rsa: usize,
-                csa: usize,
-                b: *const $t,
-                dst: &TileDst<$t>,
-            ) {
+            fn block(self, p: &Problem<'_, $t>, rows: Range<usize>, cols: Range<usize>) {
                 $(#[$feat])?
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn k<const R: usize>(
-                    s: $tok,
-                    kc: usize,
-                    a: *const $t,
-                    rsa: usize,
-                    csa: usize,
-                    b: *const $t,
-                    dst: &TileDst<$t>,
-                ) {
-                    const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
-                    const L: usize = <$tok as Simd<$t>>::LANES;
-                    // SAFETY: forwarded contract of `Tier::kernel_strided`.
-                    unsafe { microkernel::<$t, $tok, R, $nv, true>(s, kc, a, rsa, csa, b, NR, L, dst) }
+                unsafe fn k(s: $tok, p: &Problem<'_, $t>, rows: Range<usize>, cols: Range<usize>) {
+                    gemm_block(s, p, rows, cols)
                 }
-                debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
-                // SAFETY: forwarded contract; the token proves the target features of `k`.
-                unsafe {
-                    match rows {
-                        $($r => k::<$r>(self, kc, a, rsa, csa, b, dst),)*
-                        _ => k::<$mr>(self, kc, a, rsa, csa, b, dst),
-                    }
-                }
+                // SAFETY: the token proves the target features of `k`.
+                unsafe { k(self, p, rows, cols) }
             }
 
             #[inline(always)]
             unsafe fn tanh_tile(self, c: *mut $t, rsc: usize, csc: usize, mr: usize, nr: usize) {
                 $(#[$feat])?
                 unsafe fn k(s: $tok, c: *mut $t, rsc: usize, csc: usize, mr: usize, nr: usize) {
-                    // SAFETY: forwarded contract of `Tier::tanh_tile`.
-                    unsafe { crate::tanh::tanh_tile_in_place(s, c, rsc, csc, mr, nr) }
+                    // SAFETY: forwarded contract of `Kernel::tanh_tile`.
+                    unsafe { tanh_tile_in_place(s, c, rsc, csc, mr, nr) }
                 }
                 // SAFETY: forwarded contract; the token proves the target features of `k`.
                 unsafe { k(self, c, rsc, csc, mr, nr) }
@@ -238,7 +193,7 @@ macro_rules! tier {
                     // per row, not NV.
                     let nv = dst.nr.div_ceil(L);
                     let last = dst.nr - (nv - 1) * L;
-                    // SAFETY: forwarded contract of `Tier::kernel_direct`; B row `p`
+                    // SAFETY: forwarded contract of `Kernel::kernel_direct`; B row `p`
                     // holds (nv - 1) * L + last = dst.nr readable elements.
                     unsafe {
                         match nv {
@@ -252,7 +207,7 @@ macro_rules! tier {
                     }
                 }
                 debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
-                debug_assert!((1..=<Self as Tier<$t>>::NR).contains(&dst.nr));
+                debug_assert!((1..=<Self as Kernel<$t>>::NR).contains(&dst.nr));
                 // SAFETY: forwarded contract; the token proves the target features of `k`.
                 unsafe {
                     match rows {
@@ -293,7 +248,7 @@ tier!(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
-    use crate::arch::{V3, V4};
+    use crate::simd::{V3, V4};
 
     // AVX2+FMA: 16 ymm registers; 6 x 2 accumulators + 2 B vectors + 1 broadcast.
     tier!(
@@ -350,7 +305,7 @@ mod x86 {
 #[cfg(target_arch = "aarch64")]
 mod aarch64 {
     use super::*;
-    use crate::arch::Neon;
+    use crate::simd::Neon;
 
     // NEON: 32 q registers; 8 x 3 accumulators + 3 B vectors + 1 broadcast. One rank-1
     // step of the 8 x 12 f32 tile (8 x 6 in f64) is 3 B loads and 8 broadcasts for 24
@@ -379,4 +334,55 @@ mod aarch64 {
         rows = [1, 2, 3, 4, 5, 6, 7],
         nvs = [1, 2]
     );
+}
+
+/// A GEMM computation generic over the kernel tier: `with_kernel` must be
+/// `#[inline(always)]`, so that it is compiled inside the tier's target features.
+pub(crate) trait WithKernel<T: VMath> {
+    /// What the computation returns.
+    type Output;
+    /// Runs the computation with token `s`.
+    fn with_kernel<S: Kernel<T>>(self, s: S) -> Self::Output;
+}
+
+/// A [`WithKernel`] computation as a [`TierOp`] (for `f32` and `f64`, whose every tier
+/// has a [`Kernel`] row in the table above).
+pub(crate) struct OnKernel<T, Op>(Op, PhantomData<T>);
+
+macro_rules! on_kernel {
+    ($t:ty) => {
+        impl<Op: WithKernel<$t>> TierOp for OnKernel<$t, Op> {
+            type Output = Op::Output;
+            #[inline(always)]
+            fn scalar(self, s: Scalar) -> Op::Output {
+                self.0.with_kernel(s)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            fn v3(self, s: crate::simd::V3) -> Op::Output {
+                self.0.with_kernel(s)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            fn v4(self, s: crate::simd::V4) -> Op::Output {
+                self.0.with_kernel(s)
+            }
+            #[cfg(target_arch = "aarch64")]
+            #[inline(always)]
+            fn neon(self, s: crate::simd::Neon) -> Op::Output {
+                self.0.with_kernel(s)
+            }
+        }
+    };
+}
+on_kernel!(f32);
+on_kernel!(f64);
+
+/// Runs `op` on the tier `level` (or the best lower one this CPU has).
+#[inline(always)]
+pub(crate) fn run_kernel<T: VMath, Op: WithKernel<T>>(level: Level, op: Op) -> Op::Output
+where
+    OnKernel<T, Op>: TierOp<Output = Op::Output>,
+{
+    dispatch(level, OnKernel(op, PhantomData))
 }

@@ -1,7 +1,8 @@
 //! The element types recur computes in: [`Float`], implemented for `f32` and `f64`.
+//!
+//! The bottom of the crate: arithmetic and constants only. No operation and no SIMD tier
+//! is named here; an operation reaches its per-type entry points through [`Family`].
 
-use crate::arch::WithSimd;
-use crate::dispatch::Level;
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -70,7 +71,7 @@ pub trait Float:
     fn ln(self) -> Self;
     /// Hyperbolic tangent, scalar: for `f32` the libm `f64` evaluation rounded once to `f32`
     /// (within 1 ulp), for `f64` the platform libm `tanh`. This is the independent reference
-    /// the slice kernel [`crate::tanh()`] is tested against, not the same algorithm (and not
+    /// the slice kernel `recur_kernels::tanh` is tested against, not the same algorithm (and not
     /// always the same bits); both are within 1 ulp for `f32`.
     fn tanh(self) -> Self;
     /// `true` for neither NaN nor infinite.
@@ -83,56 +84,40 @@ pub trait Float:
     fn min(self, other: Self) -> Self;
 }
 
+pub(crate) use private::{Family, Typed};
+
+// Items public inside a private module: nameable in this crate only, and usable in the
+// signature of the seal's methods.
 pub(crate) mod private {
-    use super::*;
+    use super::Float;
 
-    /// Per-type hooks of the kernels; users cannot name this trait, so `Float` is sealed
-    /// and these functions are not part of the public API.
-    pub trait Sealed: Sized + crate::tanh::consts::TanhConsts {
-        /// Runs `op` with the SIMD token of `level` for this element type.
-        ///
-        /// `level` must not exceed what the CPU supports (callers pass
-        /// [`crate::dispatch::level`] or a level a `PackedB` was built with, which came
-        /// from it); a higher level falls back to the scalar tier.
-        fn dispatch<Op: WithSimd<Self>>(level: Level, op: Op) -> Op::Output
-        where
-            Self: Float;
+    /// A family of types indexed by the element type, such as an operation's argument struct
+    /// `Op<'a, T>` for `T = f32` and `T = f64`. [`Float`]'s seal sorts a `F::Of<T>` into
+    /// [`Typed`], which is how a public generic function reaches the operation's entry points
+    /// compiled once per element type inside recur-kernels (so a downstream crate that calls
+    /// `gemm::<f32>` links to the compiled GEMM instead of instantiating every tier,
+    /// micro-kernel and epilogue again).
+    pub trait Family {
+        /// The member for element type `T`.
+        type Of<T: Float>;
+    }
 
-        /// The kernels' entry points, one per operation, each compiled once in this crate
-        /// for each element type (`#[inline(never)]` in the impls). The public generic
-        /// functions forward here, so a downstream crate that calls `gemm::<f32>` links to
-        /// the compiled GEMM instead of instantiating its every tier, micro-kernel and
-        /// epilogue again (which made each test binary and doctest take minutes to build).
-        #[allow(private_interfaces)]
-        fn run_gemm(level: Level, op: crate::gemm::GemmOp<'_, '_, Self>) -> crate::Result<()>
-        where
-            Self: Float;
-        /// [`Self::run_gemm`] for packing a `PackedB`.
-        #[allow(private_interfaces)]
-        fn run_pack(
-            level: Level,
-            op: crate::gemm::PackOp<'_, '_, Self>,
-        ) -> crate::Result<(Level, usize)>
-        where
-            Self: Float;
-        /// [`Self::run_gemm`] for `tanh` and `tanh_inplace`.
-        #[allow(private_interfaces)]
-        fn run_tanh(level: Level, op: crate::tanh::TanhOp<'_, Self>)
-        where
-            Self: Float;
-        /// [`Self::run_gemm`] for `tanh_backward`.
-        #[allow(private_interfaces)]
-        fn run_tanh_backward(level: Level, op: crate::tanh::TanhBackwardOp<'_, Self>)
-        where
-            Self: Float;
-        /// [`Self::run_gemm`] for `axpy`.
-        #[allow(private_interfaces)]
-        fn run_axpy(level: Level, op: crate::elementwise::AxpyOp<'_, Self>)
-        where
-            Self: Float;
-        /// [`Self::run_gemm`] for `exp_inplace`.
-        #[allow(private_interfaces)]
-        fn run_exp(level: Level, op: crate::elementwise::ExpOp<'_, Self>)
+    /// A member of a [`Family`], sorted by its element type.
+    pub enum Typed<F: Family> {
+        /// The `f32` member.
+        F32(F::Of<f32>),
+        /// The `f64` member.
+        F64(F::Of<f64>),
+    }
+
+    /// Arithmetic on the bit level that the vector primitives mirror; users cannot name
+    /// this trait, so `Float` is sealed and these functions are not part of the public API.
+    pub trait Sealed: Sized {
+        /// Sorts a value of a type family by its element type: `Typed::F32` for `f32`,
+        /// `Typed::F64` for `f64`. The operations use it to reach their compiled-once
+        /// per-type entry points (see [`super::Family`]) without a cast and without the
+        /// element type knowing any operation.
+        fn typed<F: Family>(x: F::Of<Self>) -> Typed<F>
         where
             Self: Float;
 
@@ -142,14 +127,11 @@ pub(crate) mod private {
         fn from_bits64(b: u64) -> Self;
         /// Rounds to the nearest integer, ties to even.
         fn round_ties_even_(self) -> Self;
-        /// `self · 2^k` by adding the integer `k` to the exponent field (the scalar form of
-        /// `Simd::ldexp`, with the same contract and the same bits).
-        fn ldexp_bits(self, k: Self) -> Self;
     }
 }
 
 macro_rules! impl_float {
-    ($t:ident, $bits:ident, $ibits:ident) => {
+    ($t:ident, $bits:ident, $variant:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -212,40 +194,10 @@ macro_rules! impl_float {
             }
         }
 
-        // The entry points take the crate-private operation structs (see `Sealed`).
-        #[allow(private_interfaces)]
         impl private::Sealed for $t {
             #[inline(always)]
-            fn dispatch<Op: WithSimd<Self>>(level: Level, op: Op) -> Op::Output {
-                crate::arch::dispatch_op::<$t, Op>(level, op)
-            }
-
-            #[inline(never)]
-            fn run_gemm(level: Level, op: crate::gemm::GemmOp<'_, '_, Self>) -> crate::Result<()> {
-                Self::dispatch(level, op)
-            }
-            #[inline(never)]
-            fn run_pack(
-                level: Level,
-                op: crate::gemm::PackOp<'_, '_, Self>,
-            ) -> crate::Result<(Level, usize)> {
-                Self::dispatch(level, op)
-            }
-            #[inline(never)]
-            fn run_tanh(level: Level, op: crate::tanh::TanhOp<'_, Self>) {
-                Self::dispatch(level, op)
-            }
-            #[inline(never)]
-            fn run_tanh_backward(level: Level, op: crate::tanh::TanhBackwardOp<'_, Self>) {
-                Self::dispatch(level, op)
-            }
-            #[inline(never)]
-            fn run_axpy(level: Level, op: crate::elementwise::AxpyOp<'_, Self>) {
-                Self::dispatch(level, op)
-            }
-            #[inline(never)]
-            fn run_exp(level: Level, op: crate::elementwise::ExpOp<'_, Self>) {
-                Self::dispatch(level, op)
+            fn typed<F: Family>(x: F::Of<Self>) -> Typed<F> {
+                Typed::$variant(x)
             }
 
             #[inline(always)]
@@ -260,15 +212,9 @@ macro_rules! impl_float {
             fn round_ties_even_(self) -> Self {
                 $t::round_ties_even(self)
             }
-            #[inline(always)]
-            fn ldexp_bits(self, k: Self) -> Self {
-                // `as` saturates (NaN -> 0), so this never overflows a shift.
-                let k = (k as $ibits) as $bits;
-                $t::from_bits(self.to_bits().wrapping_add(k << ($t::MANTISSA_DIGITS - 1)))
-            }
         }
     };
 }
 
-impl_float!(f32, u32, i32);
-impl_float!(f64, u64, i64);
+impl_float!(f32, u32, F32);
+impl_float!(f64, u64, F64);
