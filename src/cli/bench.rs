@@ -1,8 +1,8 @@
 //! `recur bench`: a quick side-by-side table without criterion. Best of repeated runs,
 //! single process; for careful numbers use `cargo bench` (criterion).
 
+use super::baseline::PerStepRnn;
 use super::BenchArgs;
-use recur::baseline::PerStepRnn;
 use recur::kernels::{
     gemm_packed, gemm_with, simd_level, Epilogue, MatMut, MatRef, PackedB, Parallelism,
 };

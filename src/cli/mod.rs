@@ -1,5 +1,6 @@
 //! The command line: its arguments (clap) here, one module per subcommand.
 
+pub mod baseline;
 pub mod bench;
 pub mod gradcheck;
 pub mod plot;
