@@ -3,7 +3,6 @@
 //! `2·T·N·(D+H)·H`, backward twice that.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use recur::baseline::PerStepRnn;
 use recur::kernels::Parallelism;
 use recur::layers::TimeRnn;
 use std::hint::black_box;
@@ -12,6 +11,11 @@ use std::time::Duration;
 #[path = "common/rnn_case.rs"]
 mod rnn_case;
 use rnn_case::data;
+
+// The command's `recur bench` compares with the same per-step code.
+#[path = "../src/cli/baseline.rs"]
+mod baseline;
+use baseline::PerStepRnn;
 
 /// (T, N, D, H): the seed's size, the book's chapter 5 model, and larger models.
 const SHAPES: &[(usize, usize, usize, usize)] = &[

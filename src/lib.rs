@@ -18,7 +18,8 @@
 //! # Ok::<(), recur::kernels::Error>(())
 //! ```
 
-pub mod baseline;
+#![forbid(unsafe_code)]
+
 pub mod lm;
 
 pub use recur_check as check;

@@ -1,7 +1,8 @@
-//! The lecture's example (`../shared/seed/`): 5 sentences of 4 word ids from a vocabulary
-//! of V = 10 words, embedded into D = 3 dimensions and run through a TimeRnn (H = 4),
-//! checked against an independent per-step reference written here, in the book's
-//! batch-major order.
+//! The lecture's example, written out below: 5 sentences of 4 words each, every word
+//! already an id from a vocabulary of V = 10 words (0 to 9), so the input is `(N, T) =
+//! (5, 4)`. An Embedding turns each id into a D = 3 vector and a TimeRnn (H = 4) runs over
+//! the 4 steps; checked against an independent per-step reference written here, in the
+//! book's batch-major order.
 
 use recur::layers::ndarray::{array, Array1, Array2, Array3};
 use recur::layers::{ids_to_time_major, to_batch_major, Embedding, TimeRnn};

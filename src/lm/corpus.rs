@@ -98,6 +98,26 @@ impl Corpus {
     /// # Errors
     /// [`LmError::Io`] if it cannot be read, [`LmError::Corpus`] if it is not UTF-8.
     pub fn from_file(path: &str, max_tokens: Option<usize>) -> LmResult<Corpus> {
+        Self::extend_file(path, max_tokens, Vocab::default())
+    }
+
+    /// Reads and tokenises a file with an existing vocabulary, as
+    /// [`Corpus::extend_text`] does (for held-out text).
+    ///
+    /// ```
+    /// use recur::lm::corpus::Corpus;
+    /// let path = std::env::temp_dir().join(format!("recur-doc-held-out-{}", std::process::id()));
+    /// std::fs::write(&path, "the bird\n")?;
+    /// let train = Corpus::from_text("the cat\n", None);
+    /// let test = Corpus::extend_file(path.to_str().unwrap(), None, train.vocab)?;
+    /// assert_eq!(test.ids, [0, 3, 2]); // "bird" is new: id 3 after the, cat, <eos>
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LmError::Io`] if it cannot be read, [`LmError::Corpus`] if it is not UTF-8.
+    pub fn extend_file(path: &str, max_tokens: Option<usize>, vocab: Vocab) -> LmResult<Corpus> {
         let bytes = std::fs::read(path).map_err(|source| LmError::Io {
             path: path.to_string(),
             source,
@@ -108,7 +128,7 @@ impl Corpus {
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        Ok(Corpus::from_text(&text, max_tokens))
+        Ok(Corpus::extend_text(&text, max_tokens, vocab))
     }
 }
 

@@ -164,6 +164,34 @@ pub fn load<T: Float>(path: &str) -> LmResult<SimpleRnnlm<T>> {
     from_bytes(&bytes)
 }
 
+/// Reads a model from `path` to go on training it on a corpus of `vocab` words: as
+/// [`load`], and its `V` must be `vocab`.
+///
+/// ```
+/// use recur::lm::{model_file, SimpleRnnlm};
+/// let path = std::env::temp_dir().join(format!("recur-doc-init-{}.safetensors", std::process::id()));
+/// let path = path.to_str().unwrap();
+/// model_file::save(&SimpleRnnlm::<f32>::new(7, 3, 4, 1), path)?;
+/// assert_eq!(model_file::load_for_vocab::<f32>(path, 7)?.dims(), (7, 3, 4));
+/// let err = model_file::load_for_vocab::<f32>(path, 8).unwrap_err();
+/// assert!(err.to_string().contains("has V = 7, the corpus needs V = 8"), "{err}");
+/// # std::fs::remove_file(path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`load`]; [`LmError::ModelFile`] if the model has another vocabulary size.
+pub fn load_for_vocab<T: Float>(path: &str, vocab: usize) -> LmResult<SimpleRnnlm<T>> {
+    let m = load(path)?;
+    if m.dims().0 != vocab {
+        return Err(LmError::ModelFile(format!(
+            "{path} has V = {}, the corpus needs V = {vocab}",
+            m.dims().0
+        )));
+    }
+    Ok(m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -110,7 +110,7 @@ impl Batcher {
 /// # Errors
 /// A corpus too short for one window ([`LmError::Corpus`]), an id `>= V`, or a
 /// non-finite gradient norm when clipping ([`LmError::Layer`]).
-pub fn train<T: Float, O: Optimizer<T>>(
+pub fn train<T: Float, O: Optimizer<T> + ?Sized>(
     model: &mut SimpleRnnlm<T>,
     corpus: &[u32],
     cfg: &TrainConfig,
@@ -173,6 +173,31 @@ pub fn eval_perplexity<T: Float>(
     }
     model.reset_state();
     Ok((total / windows as f64).exp())
+}
+
+/// Held-out perplexity with the book's evaluation windows, `N = 10` streams of `T = 35`
+/// steps, halving `T` (then `N`) while the text is too short for one window.
+///
+/// ```
+/// use recur::lm::{eval_held_out, SimpleRnnlm};
+/// let mut model = SimpleRnnlm::<f32>::new(5, 4, 4, 1);
+/// let text: Vec<u32> = (0..100).map(|i| i % 5).collect(); // too short for 10 x 35
+/// let ppl = eval_held_out(&mut model, &text)?;
+/// assert!(ppl > 1.0 && ppl < 10.0, "{ppl}"); // about V = 5 when untrained
+/// # Ok::<(), recur::lm::LmError>(())
+/// ```
+///
+/// # Errors
+/// A text of fewer than 2 tokens, or an id `>= V`.
+pub fn eval_held_out<T: Float>(model: &mut SimpleRnnlm<T>, test: &[u32]) -> LmResult<f64> {
+    let (mut batch, mut time) = (10usize, 35usize);
+    while test.len() < batch * time + 1 && time > 1 {
+        time /= 2;
+    }
+    while test.len() < batch * time + 1 && batch > 1 {
+        batch /= 2;
+    }
+    eval_perplexity(model, test, batch, time)
 }
 
 #[cfg(test)]

@@ -1,23 +1,18 @@
 //! `recur bench`: a quick side-by-side table without criterion. Best of repeated runs,
 //! single process; for careful numbers use `cargo bench` (criterion).
 
-use recur::baseline::PerStepRnn;
+use super::baseline::PerStepRnn;
+use super::BenchArgs;
 use recur::kernels::{
-    gemm, gemm_packed, simd_level, Epilogue, MatMut, MatRef, PackedB, Parallelism,
+    gemm_packed, gemm_with, simd_level, Epilogue, MatMut, MatRef, PackedB, Parallelism,
 };
-use recur::layers::ndarray::{Array1, Array2, Array3};
+use recur::layers::ndarray::linalg::general_mat_mul;
+use recur::layers::ndarray::{Array1, Array2, Array3, ArrayView2};
 use recur::layers::TimeRnn;
 use recur::lm::rng::Rng;
 use recur::lm::LmResult;
 use std::hint::black_box;
 use std::time::Instant;
-
-#[derive(clap::Args, Debug)]
-pub struct BenchArgs {
-    /// Seconds of measurement per entry.
-    #[arg(long, default_value_t = 0.5)]
-    seconds: f64,
-}
 
 /// Best time of `f` over repeated runs within `budget` seconds (at least 3 runs).
 fn best_of(budget: f64, mut f: impl FnMut()) -> f64 {
@@ -43,6 +38,7 @@ fn rand_vec(rng: &mut Rng, len: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Runs `recur bench`: the GEMM table, then the TimeRnn table.
 pub fn run(args: &BenchArgs) -> LmResult<()> {
     let mut rng = Rng::new(5);
     println!(
@@ -74,7 +70,7 @@ pub fn run(args: &BenchArgs) -> LmResult<()> {
                 gemm_packed(1.0, av, &pb, 1.0, cv, Epilogue::None, Parallelism::Serial)
                     .expect("valid");
             } else {
-                recur::kernels::gemm_with(
+                gemm_with(
                     1.0,
                     av,
                     MatRef::from_slice(&b, k, n).expect("sized"),
@@ -87,11 +83,11 @@ pub fn run(args: &BenchArgs) -> LmResult<()> {
             }
             black_box(&c);
         });
-        let an = recur::layers::ndarray::ArrayView2::from_shape((m, k), &a[..]).expect("sized");
-        let bn = recur::layers::ndarray::ArrayView2::from_shape((k, n), &b[..]).expect("sized");
+        let an = ArrayView2::from_shape((m, k), &a[..]).expect("sized");
+        let bn = ArrayView2::from_shape((k, n), &b[..]).expect("sized");
         let mut cn = Array2::<f32>::zeros((m, n));
         let theirs = best_of(args.seconds, || {
-            recur::layers::ndarray::linalg::general_mat_mul(1.0, &an, &bn, 1.0, &mut cn);
+            general_mat_mul(1.0, &an, &bn, 1.0, &mut cn);
             black_box(&cn);
         });
         let label = format!("{m}x{k}x{n}{}", if packed { " (packed B)" } else { "" });
@@ -102,7 +98,6 @@ pub fn run(args: &BenchArgs) -> LmResult<()> {
             theirs / ours
         );
     }
-    let _ = gemm::<f32>;
 
     println!("\nTimeRnn f32 forward + backward (ms, best of runs), vs the book's per-step code");
     println!(

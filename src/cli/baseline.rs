@@ -1,9 +1,10 @@
 //! The per-step TimeRnn of the book, written with ndarray's `dot` (which calls
 //! matrixmultiply) exactly as the numpy code does it: for each `t`, two GEMMs, a bias and a
 //! tanh forward; for each `t` backwards, the tanh derivative and four GEMMs. It is the
-//! baseline the benches and `recur bench` compare the fused [`recur_layers::TimeRnn`] with.
+//! baseline `recur bench` and the criterion bench `benches/rnn.rs` (which includes this file
+//! by `#[path]`) compare the fused [`recur::layers::TimeRnn`] with.
 
-use recur_layers::ndarray::{s, Array1, Array2, Array3, ArrayView3, Axis};
+use recur::layers::ndarray::{Array1, Array2, Array3, ArrayView3, Axis};
 
 /// Book-style TimeRnn: `wx: (D, H)`, `wh: (H, H)`, `b: (H)`; batch of `(T, N, D)`.
 #[derive(Clone, Debug)]
@@ -69,8 +70,10 @@ impl PerStepRnn {
         for t in (0..t_len).rev() {
             let ht = self.hs.index_axis(Axis(0), t);
             let dt = (&dhs.index_axis(Axis(0), t) + &dh) * ht.mapv(|y| 1.0 - y * y);
+            // index_axis, not `s![t - 1, .., ..]`: the macro's expansion allows unsafe code,
+            // which the command forbids.
             let prev = if t > 0 {
-                self.hs.slice(s![t - 1, .., ..]).to_owned()
+                self.hs.index_axis(Axis(0), t - 1).to_owned()
             } else {
                 Array2::zeros((n, h))
             };

@@ -1,60 +1,14 @@
-//! `recur seed` (the lecture's example) and `recur gradcheck` (every layer's gradients
-//! against finite differences, on random shapes).
+//! `recur gradcheck`: every layer's gradients against recur-check's finite differences
+//! ([`recur::check::check_gradients`]), on random small shapes, as a table.
 
+use super::GradcheckArgs;
 use recur::check::harness::{EmbeddingCheck, SoftmaxCheck, TimeAffineCheck, TimeRnnCheck};
 use recur::check::{check_gradients, CheckOptions, GradCheck};
 use recur::kernels::simd_level;
-use recur::layers::ndarray::{array, Array1, Array2, Array3};
-use recur::layers::{ids_to_time_major, Embedding, SoftmaxCrossEntropy, TimeAffine, TimeRnn};
+use recur::layers::ndarray::{Array1, Array2, Array3};
+use recur::layers::{Embedding, SoftmaxCrossEntropy, TimeAffine};
 use recur::lm::rng::Rng;
 use recur::lm::{LmError, LmResult};
-
-/// The lecture's 5 sentences of 4 word ids through Embedding and TimeRnn.
-pub fn run() -> LmResult<()> {
-    println!("recur seed: SIMD level {}", simd_level());
-    let ids = array![
-        [0u32, 1, 2, 3],
-        [0, 3, 4, 2],
-        [5, 6, 7, 5],
-        [9, 1, 2, 5],
-        [4, 5, 6, 8]
-    ];
-    let (v, d, h) = (10, 3, 4);
-    let tm = ids_to_time_major(ids.view());
-    let w_embed = Array2::from_shape_fn((v, d), |(i, j)| ((i * 7 + j * 3) as f32 * 0.37).sin());
-    let wx = Array2::from_shape_fn((d, h), |(i, j)| ((i * 5 + j) as f32 * 0.91).cos() * 0.8);
-    let wh = Array2::from_shape_fn((h, h), |(i, j)| {
-        ((i * 3 + j * 11) as f32 * 0.53).sin() * 0.6
-    });
-    let b = Array1::from_shape_fn(h, |j| 0.1 * j as f32 - 0.15);
-    let mut emb = Embedding::new(w_embed);
-    let mut rnn = TimeRnn::new(wx, wh, b)?;
-    println!(
-        "ids  (N, T)    = {:?} -> time-major (T, N) = {:?}",
-        ids.dim(),
-        tm.dim()
-    );
-    let xs = emb.forward(tm.view())?.to_owned();
-    println!(
-        "xs   (T, N, D) = {:?}   (Embedding, V = {v}, D = {d})",
-        xs.dim()
-    );
-    let hs = rnn.forward(xs.view())?.to_owned();
-    println!("hs   (T, N, H) = {:?}   (TimeRnn, H = {h})", hs.dim());
-    println!("h at the last step, one row per sentence:");
-    for n in 0..hs.dim().1 {
-        let row: Vec<String> = (0..h).map(|j| format!("{:+.5}", hs[[3, n, j]])).collect();
-        println!("  sentence {n}: [{}]", row.join(", "));
-    }
-    let dxs = rnn.backward(Array3::ones(hs.dim()).view())?.to_owned();
-    emb.backward(dxs.view())?;
-    println!(
-        "backward: dxs {:?}, dW_embed {:?}",
-        dxs.dim(),
-        emb.grad_w().dim()
-    );
-    Ok(())
-}
 
 fn randn2(rng: &mut Rng, r: usize, c: usize) -> Array2<f64> {
     Array2::from_shape_simple_fn((r, c), || rng.uniform() * 2.0 - 1.0)
@@ -63,9 +17,9 @@ fn randn3(rng: &mut Rng, a: usize, b: usize, c: usize) -> Array3<f64> {
     Array3::from_shape_simple_fn((a, b, c), || rng.uniform() * 2.0 - 1.0)
 }
 
-/// Every layer's gradients on `cases` random shapes, as a table; fails if any fails.
-pub fn gradcheck(cases: usize, seed: u64) -> LmResult<()> {
-    let mut rng = Rng::new(seed);
+/// Every layer's gradients on `args.cases` random shapes, as a table; fails if any fails.
+pub fn run(args: &GradcheckArgs) -> LmResult<()> {
+    let mut rng = Rng::new(args.seed);
     let opts = CheckOptions::default();
     println!(
         "recur gradcheck: f64, central differences with Richardson (h = {}), pass if |a - n| <= {} + {}|n|; SIMD {}",
@@ -79,7 +33,7 @@ pub fn gradcheck(cases: usize, seed: u64) -> LmResult<()> {
         "layer", "tensor", "(T, N, D|V, H)", "max rel err"
     );
     let mut all_ok = true;
-    for case in 0..cases {
+    for case in 0..args.cases {
         let t = 1 + rng.below(6);
         let n = 1 + rng.below(4);
         let d = 1 + rng.below(12);

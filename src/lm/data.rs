@@ -1,0 +1,112 @@
+//! What the trainer reads: the token ids of a training text and of an optional held-out
+//! text, from files in the PTB format or from the built-in synthetic corpus.
+
+use super::corpus::Corpus;
+use super::error::LmResult;
+use super::synthetic::MarkovSource;
+
+/// Words of the built-in corpus's Markov source (it adds `<eos>`).
+pub const SYNTHETIC_WORDS: usize = 60;
+/// Seed of the built-in corpus's Markov source: its words and transition table.
+pub const SYNTHETIC_SOURCE_SEED: u64 = 2024;
+/// Training tokens of the built-in corpus when no number is asked for.
+pub const SYNTHETIC_TRAIN_TOKENS: usize = 40_000;
+/// Held-out tokens of the built-in corpus.
+pub const SYNTHETIC_TEST_TOKENS: usize = 10_000;
+
+/// Training ids, optional held-out ids, and what is known about them.
+#[derive(Clone, Debug)]
+pub struct TrainData {
+    /// The training text's ids.
+    pub train: Vec<u32>,
+    /// The held-out text's ids, in the training vocabulary (extended by its new words).
+    pub test: Option<Vec<u32>>,
+    /// `V`: the vocabulary size of both texts together.
+    pub vocab: usize,
+    /// One line saying where the text came from and how large it is.
+    pub description: String,
+    /// The best perplexity any model can reach, when known (the built-in corpus).
+    pub optimum: Option<f64>,
+}
+
+impl TrainData {
+    /// Reads a training file (its first `max_tokens` words, if given) and, optionally, a
+    /// held-out file, which keeps the training ids and gives its new words the next ones.
+    ///
+    /// ```
+    /// use recur::lm::TrainData;
+    /// let dir = std::env::temp_dir().join(format!("recur-doc-data-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let (train, test) = (dir.join("train.txt"), dir.join("test.txt"));
+    /// std::fs::write(&train, "the cat sat\nthe dog sat\n")?;
+    /// std::fs::write(&test, "the bird sat\n")?;
+    /// let data = TrainData::from_files(
+    ///     train.to_str().unwrap(),
+    ///     Some(test.to_str().unwrap()),
+    ///     None,
+    /// )?;
+    /// assert_eq!(data.train, [0, 1, 2, 3, 0, 4, 2, 3]);
+    /// assert_eq!(data.test.as_deref(), Some(&[0, 5, 2, 3][..]));
+    /// assert_eq!(data.vocab, 6); // the, cat, sat, <eos>, dog, bird
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LmError::Io`](super::LmError::Io) if a file cannot be read,
+    /// [`LmError::Corpus`](super::LmError::Corpus) if it is not UTF-8.
+    pub fn from_files(
+        train: &str,
+        test: Option<&str>,
+        max_tokens: Option<usize>,
+    ) -> LmResult<TrainData> {
+        let train_c = Corpus::from_file(train, max_tokens)?;
+        let (test_ids, vocab) = match test {
+            Some(path) => {
+                let c = Corpus::extend_file(path, None, train_c.vocab)?;
+                (Some(c.ids), c.vocab)
+            }
+            None => (None, train_c.vocab),
+        };
+        Ok(TrainData {
+            description: format!("{train}: {} tokens, V = {}", train_c.ids.len(), vocab.len()),
+            train: train_c.ids,
+            test: test_ids,
+            vocab: vocab.len(),
+            optimum: None,
+        })
+    }
+
+    /// The built-in corpus: `tokens` (default [`SYNTHETIC_TRAIN_TOKENS`]) training tokens
+    /// and [`SYNTHETIC_TEST_TOKENS`] held-out ones drawn from the Markov source of
+    /// [`SYNTHETIC_WORDS`] words, with samples chosen by `seed`; its optimum is known.
+    ///
+    /// ```
+    /// use recur::lm::TrainData;
+    /// let data = TrainData::synthetic(Some(1000), 1);
+    /// assert_eq!(data.train.len(), 1000);
+    /// assert_eq!(data.test.map(|t| t.len()), Some(10_000));
+    /// assert!(data.optimum.unwrap() > 1.0);
+    /// ```
+    pub fn synthetic(tokens: Option<usize>, seed: u64) -> TrainData {
+        let src = MarkovSource::new(SYNTHETIC_WORDS, SYNTHETIC_SOURCE_SEED);
+        let tokens = tokens.unwrap_or(SYNTHETIC_TRAIN_TOKENS);
+        let train = Corpus::from_text(&src.generate(tokens, seed), None);
+        let test = Corpus::extend_text(
+            &src.generate(SYNTHETIC_TEST_TOKENS, seed.wrapping_add(7919)),
+            None,
+            train.vocab,
+        );
+        TrainData {
+            description: format!(
+                "built-in Markov corpus: {SYNTHETIC_WORDS} words + <eos>, {tokens} training tokens, \
+                 {SYNTHETIC_TEST_TOKENS} held-out; entropy rate {:.4} nats/word",
+                src.entropy_rate()
+            ),
+            train: train.ids,
+            vocab: test.vocab.len(),
+            test: Some(test.ids),
+            optimum: Some(src.optimal_perplexity()),
+        }
+    }
+}
