@@ -386,3 +386,141 @@ where
 {
     dispatch(level, OnKernel(op, PhantomData))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every micro-kernel entry point of every tier this CPU has, tile by tile: each row
+    //! count `1..=MR`, each stored width `1..=NR` (the edges), several depths, with and
+    //! without reading C, against an `f64` evaluation of the same tile.
+    use super::*;
+    use crate::element::Float;
+    use crate::gemm::kernel::EpiTile;
+    use crate::simd::dispatch::available_levels;
+
+    /// Deterministic values in [-1, 1).
+    fn values<T: Float>(seed: u64, n: usize) -> Vec<T> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                T::from_f64((x >> 11) as f64 / (1u64 << 52) as f64 - 1.0)
+            })
+            .collect()
+    }
+
+    struct EveryTile;
+
+    impl<T: VMath> WithKernel<T> for EveryTile {
+        type Output = usize;
+        #[inline(always)]
+        fn with_kernel<S: Kernel<T>>(self, s: S) -> usize {
+            let (mr, nr) = (S::MR, S::NR);
+            let mut checked = 0;
+            for kc in [0usize, 1, 2, 3, 4, 5, 8, 17] {
+                // Packed A: element (i, p) at p * MR + i; packed B: (p, j) at p * NR + j.
+                let a: Vec<T> = values(kc as u64 + 1, mr * kc.max(1));
+                let b: Vec<T> = values(kc as u64 + 101, nr * kc.max(1));
+                let bias: Vec<T> = values(7, nr);
+                for rows in 1..=mr {
+                    for width in 1..=nr {
+                        for (read_c, with_bias) in [(false, false), (true, false), (true, true)] {
+                            // C is an (MR, NR + 3) row-major buffer; the tile is its corner,
+                            // the rest a guard band that must stay untouched.
+                            let ldc = nr + 3;
+                            let c0: Vec<T> = values(rows as u64 * 31 + width as u64, mr * ldc);
+                            let (alpha, beta) = (T::from_f64(1.5), T::from_f64(-0.5));
+                            for direct in [false, true] {
+                                let mut c = c0.clone();
+                                let dst = TileDst {
+                                    c: c.as_mut_ptr(),
+                                    rsc: ldc,
+                                    csc: 1,
+                                    mr: rows,
+                                    nr: width,
+                                    alpha,
+                                    beta,
+                                    read_c,
+                                    epi: if with_bias {
+                                        EpiTile::Bias(bias.as_ptr())
+                                    } else {
+                                        EpiTile::None
+                                    },
+                                };
+                                // SAFETY: A holds MR x kc (as rows x kc, strides (1, MR)),
+                                // B holds kc x NR, and the tile lies inside `c`.
+                                unsafe {
+                                    if direct {
+                                        s.kernel_direct(
+                                            rows,
+                                            kc,
+                                            a.as_ptr(),
+                                            1,
+                                            mr,
+                                            b.as_ptr(),
+                                            nr,
+                                            &dst,
+                                        )
+                                    } else {
+                                        s.kernel_packed(rows, kc, a.as_ptr(), b.as_ptr(), &dst)
+                                    }
+                                }
+                                for i in 0..mr {
+                                    for j in 0..ldc {
+                                        let (got, old) = (c[i * ldc + j], c0[i * ldc + j]);
+                                        let ctx = format!(
+                                            "{:?} {} rows={rows} width={width} kc={kc} \
+                                             read_c={read_c} bias={with_bias} direct={direct} \
+                                             at ({i}, {j})",
+                                            S::LEVEL,
+                                            T::NAME
+                                        );
+                                        if i >= rows || j >= width {
+                                            assert!(
+                                                got.to_f64().to_bits() == old.to_f64().to_bits(),
+                                                "{ctx}: outside the tile, changed"
+                                            );
+                                            continue;
+                                        }
+                                        let (mut ab, mut mag) = (0.0f64, 0.0f64);
+                                        for p in 0..kc {
+                                            let t = a[p * mr + i].to_f64() * b[p * nr + j].to_f64();
+                                            ab += t;
+                                            mag += t.abs();
+                                        }
+                                        let mut want = alpha.to_f64() * ab;
+                                        if read_c {
+                                            want += beta.to_f64() * old.to_f64();
+                                        }
+                                        if with_bias {
+                                            want += bias[j].to_f64();
+                                        }
+                                        let tol = 4.0
+                                            * T::EPSILON.to_f64()
+                                            * (1.5 * mag + 0.5 + 1.0 + (kc as f64) * mag);
+                                        assert!(
+                                            (got.to_f64() - want).abs() <= tol,
+                                            "{ctx}: {got} vs {want}"
+                                        );
+                                    }
+                                }
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            checked
+        }
+    }
+
+    #[test]
+    fn every_micro_kernel_tile_and_edge_on_every_tier() {
+        for level in available_levels() {
+            let n32 = run_kernel::<f32, _>(level, EveryTile);
+            let n64 = run_kernel::<f64, _>(level, EveryTile);
+            assert!(n32 > 0 && n64 > 0, "{level:?}: no tile checked");
+        }
+    }
+}
