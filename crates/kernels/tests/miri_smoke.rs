@@ -73,7 +73,7 @@ fn gemm_layouts_epilogues_and_packing() {
                     },
                 ];
                 // PackedB of a (k, 0) matrix panics in debug builds: a known bug, see
-                // tests/kernel_regressions.rs in the root package.
+                // kernel_regressions.rs beside this file.
                 if n == 0 && k > 0 {
                     continue;
                 }
