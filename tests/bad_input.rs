@@ -1,8 +1,8 @@
 //! Bad input at every fallible public function (issue #7, "No input can break it"): each
 //! bad argument gets an `Err` whose message names the argument (and both shapes where
 //! shapes are involved), and the object is still usable afterwards: the next valid call
-//! succeeds and is correct. `tests/layers.rs` and `tests/gemm.rs` cover the `TimeRnn`
-//! errors and the `b` / `c` / `bias` errors of `gemm`; this file covers the rest.
+//! succeeds and is correct. `tests/layers.rs` and `crates/kernels/tests/gemm.rs` cover the
+//! `TimeRnn` errors and the `b` / `c` / `bias` errors of `gemm`; this file covers the rest.
 
 use recur::kernels::{
     gemm, gemm_packed, gemm_with, tanh, tanh_backward, Epilogue, Error, MatMut, MatRef, PackedB,

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use recur::kernels::{Error, Float};
 use recur::layers::ndarray::{s, Array2, Array3, ArrayView3};
 use recur::layers::Embedding;
-use recur_fuzz::Rng;
+use recur_testkit::Rng;
 
 #[derive(Arbitrary, Debug)]
 enum Op {

@@ -13,7 +13,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use recur::kernels::dispatch::{available_levels, with_level};
 use recur::kernels::{tanh, tanh_backward, tanh_inplace, Float};
-use recur_fuzz::{ulps_f32, ulps_f64};
+use recur_testkit::{ulps_between_f32, ulps_between_f64};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -34,9 +34,9 @@ trait Bits: Float + std::fmt::LowerExp {
     fn from_bits_u64(b: u64) -> Self;
     fn bits(self) -> u64;
     const SIZE: usize;
-    fn ulps(a: Self, b: Self) -> u128;
+    fn ulps(a: Self, b: Self) -> u64;
     /// The accuracy bound in ulp.
-    const MAX_ULPS: u128;
+    const MAX_ULPS: u64;
     /// The reference result.
     fn reference(self) -> Self;
     fn fnma1(self) -> Self;
@@ -50,10 +50,10 @@ impl Bits for f32 {
         u64::from(self.to_bits())
     }
     const SIZE: usize = 4;
-    fn ulps(a: Self, b: Self) -> u128 {
-        u128::from(ulps_f32(a, b))
+    fn ulps(a: Self, b: Self) -> u64 {
+        ulps_between_f32(a, b)
     }
-    const MAX_ULPS: u128 = 1;
+    const MAX_ULPS: u64 = 1;
     fn reference(self) -> Self {
         (self as f64).tanh() as f32
     }
@@ -70,10 +70,10 @@ impl Bits for f64 {
         self.to_bits()
     }
     const SIZE: usize = 8;
-    fn ulps(a: Self, b: Self) -> u128 {
-        ulps_f64(a, b)
+    fn ulps(a: Self, b: Self) -> u64 {
+        ulps_between_f64(a, b)
     }
-    const MAX_ULPS: u128 = 4;
+    const MAX_ULPS: u64 = 4;
     fn reference(self) -> Self {
         self.tanh()
     }

@@ -14,6 +14,7 @@
 use rayon::prelude::*;
 use recur_kernels::dispatch::{available_levels, with_level};
 use recur_kernels::{tanh, tanh_backward, tanh_inplace, Level};
+use recur_testkit::{ulp_f32, ulp_f64, Rng};
 use std::time::Instant;
 
 /// From here on `tanh` must give exactly ±1. The correctly rounded result is 1 from about
@@ -22,20 +23,9 @@ use std::time::Instant;
 const SAT_F32: f32 = 9.02;
 const SAT_F64: f64 = 19.1;
 
+/// The thinned-out sweeps: in debug builds, or with `RECUR_FAST_TEST=1`.
 fn fast() -> bool {
-    cfg!(debug_assertions) || std::env::var("RECUR_FAST_TEST").is_ok_and(|v| v != "0")
-}
-
-/// The spacing of `f32` values at `|y|` (see the module doc).
-fn ulp_f32(y: f32) -> f64 {
-    let e = ((y.to_bits() >> 23) & 0xff) as i32;
-    2f64.powi(e.max(1) - 127 - 23)
-}
-
-/// The spacing of `f64` values at `|y|`.
-fn ulp_f64(y: f64) -> f64 {
-    let e = ((y.to_bits() >> 52) & 0x7ff) as i32;
-    2f64.powi(e.max(1) - 1023 - 52)
+    cfg!(debug_assertions) || recur_testkit::fast()
 }
 
 /// Worst error found: `(error in ulp, input, output)`.
@@ -301,33 +291,19 @@ fn err_f64(y: f64, r: Dd) -> f64 {
     ((y - r.hi) - r.lo).abs() / ulp_f64(y)
 }
 
-/// A deterministic xorshift64* stream.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// The f64 sample: `n` inputs of each kind below, both signs.
 fn f64_sample(n: usize, seed: u64) -> Vec<f64> {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let top = 20f64.to_bits();
     let mut xs = Vec::with_capacity(4 * n + 64);
     for _ in 0..n {
         // uniform over the bit patterns in [0, 20]: every binade, subnormals included
-        xs.push(f64::from_bits(rng.next() % (top + 1)));
+        xs.push(f64::from_bits(rng.next_u64() % (top + 1)));
         // uniform over the values in [0, 20]
-        xs.push(20.0 * rng.unit());
+        xs.push(20.0 * rng.uniform_f64(0.0, 1.0));
         // around the switch between the two formulas, and in [0.5, 2], the hardest region
-        xs.push(0.5 + 0.1 * rng.unit());
-        xs.push(0.5 + 1.5 * rng.unit());
+        xs.push(0.5 + 0.1 * rng.uniform_f64(0.0, 1.0));
+        xs.push(0.5 + 1.5 * rng.uniform_f64(0.0, 1.0));
     }
     xs.extend([
         0.0,
@@ -506,10 +482,10 @@ fn special_values_f64() {
 /// slice length up to two vectors plus one (every tail length).
 #[test]
 fn tiers_agree_bitwise_and_tails_match_lanes() {
-    let mut rng = Rng(99);
+    let mut rng = Rng::from_state(99);
     let xs: Vec<f32> = (0..100_000)
         .map(|_| {
-            let r = rng.unit() as f32;
+            let r = rng.uniform_f32(0.0, 1.0);
             (r - 0.5) * 24.0 * r * r
         })
         .collect();

@@ -8,8 +8,8 @@
 //! by `cargo fuzz run gemm` (input: `m = 50, n = 0, k = 2`, `Entry::Packed`); fixed by
 //! skipping the packing of an empty operand.
 
-use recur::kernels::dispatch::{available_levels, with_level};
-use recur::kernels::{gemm_packed, Epilogue, MatMut, MatRef, PackedB, Parallelism};
+use recur_kernels::dispatch::{available_levels, with_level};
+use recur_kernels::{gemm_packed, Epilogue, MatMut, MatRef, PackedB, Parallelism};
 
 #[test]
 fn packing_a_matrix_without_columns_does_not_panic() {

@@ -3,13 +3,12 @@
 //! padded strides with NaN guard cells, alpha/beta in {0, 1, other}, packed B, epilogues,
 //! and thread-count determinism.
 
-mod common;
-use common::{fast, Rng};
-use recur::kernels::dispatch::{available_levels, with_level};
-use recur::kernels::reference::gemm_reference;
-use recur::kernels::{
+use recur_kernels::dispatch::{available_levels, with_level};
+use recur_kernels::reference::gemm_reference;
+use recur_kernels::{
     gemm, gemm_packed, gemm_with, Epilogue, Float, Level, MatMut, MatRef, PackedB, Parallelism,
 };
+use recur_testkit::{fast, Rng};
 
 /// Storage of one operand: row-major or column-major, with `pad` extra elements between
 /// consecutive rows (columns) filled with NaN guards.
@@ -110,14 +109,14 @@ fn check_exact<T: Float>(
     alpha: f64,
     beta: f64,
 ) {
-    let a = Stored::<T>::new(m, k, la, |_, _| T::from_f64(rng.small_int()));
-    let b = Stored::<T>::new(k, n, lb, |_, _| T::from_f64(rng.small_int()));
+    let a = Stored::<T>::new(m, k, la, |_, _| T::from_f64(rng.int(4)));
+    let b = Stored::<T>::new(k, n, lb, |_, _| T::from_f64(rng.int(4)));
     let c_init = |rng: &mut Rng| {
         Stored::<T>::new(m, n, lc, |_, _| {
             if beta == 0.0 {
                 T::NAN
             } else {
-                T::from_f64(rng.small_int())
+                T::from_f64(rng.int(4))
             }
         })
     };
@@ -132,7 +131,7 @@ fn check_exact<T: Float>(
                 c.get(i, j).to_f64().to_bits(),
                 want.get(i, j).to_f64().to_bits(),
                 "{} m={m} k={k} n={n} {la:?} {lb:?} {lc:?} alpha={alpha} beta={beta} at ({i}, {j}): {} vs {}",
-                recur::kernels::simd_level(),
+                recur_kernels::simd_level(),
                 c.get(i, j),
                 want.get(i, j)
             );
@@ -237,8 +236,8 @@ fn random_values_within_k_scaled_tolerance_and_matrixmultiply() {
     every_tier(|level| {
         let mut rng = Rng::new(400 + level as u64);
         for &(m, k, n) in &[(33, 129, 65), (64, 256, 64), (1, 500, 3), (100, 7, 100)] {
-            let a: Vec<f32> = (0..m * k).map(|_| rng.unit() as f32).collect();
-            let b: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32).collect();
+            let a = rng.vec_f32(m * k, -1.0, 1.0);
+            let b = rng.vec_f32(k * n, -1.0, 1.0);
             let mut c = vec![0.0f32; m * n];
             let mut mm = vec![0.0f32; m * n];
             gemm(
@@ -316,8 +315,8 @@ fn metamorphic_ab_plus_2ab_is_3ab() {
     every_tier(|level| {
         let mut rng = Rng::new(500 + level as u64);
         let (m, k, n) = (23, 41, 19);
-        let a: Vec<f64> = (0..m * k).map(|_| rng.small_int()).collect();
-        let b: Vec<f64> = (0..k * n).map(|_| rng.small_int()).collect();
+        let a: Vec<f64> = (0..m * k).map(|_| rng.int(4)).collect();
+        let b: Vec<f64> = (0..k * n).map(|_| rng.int(4)).collect();
         let av = MatRef::from_slice(&a, m, k).unwrap();
         let bv = MatRef::from_slice(&b, k, n).unwrap();
         let mut c = vec![0.0f64; m * n];
@@ -370,12 +369,12 @@ fn packed_b_and_every_epilogue() {
             (0, 3, 3),
             (4, 0, 5),
         ] {
-            let a: Vec<f64> = (0..m * k).map(|_| rng.unit()).collect();
-            let b: Vec<f64> = (0..k * n).map(|_| rng.unit()).collect();
-            let c0: Vec<f64> = (0..m * n).map(|_| rng.unit()).collect();
-            let bias: Vec<f64> = (0..n).map(|_| rng.unit()).collect();
-            let e: Vec<f64> = (0..m * n).map(|_| rng.unit()).collect();
-            let y: Vec<f64> = (0..m * n).map(|_| rng.unit()).collect();
+            let a = rng.vec_f64(m * k, -1.0, 1.0);
+            let b = rng.vec_f64(k * n, -1.0, 1.0);
+            let c0 = rng.vec_f64(m * n, -1.0, 1.0);
+            let bias = rng.vec_f64(n, -1.0, 1.0);
+            let e = rng.vec_f64(m * n, -1.0, 1.0);
+            let y = rng.vec_f64(m * n, -1.0, 1.0);
             let packed = PackedB::new(MatRef::from_slice(&b, k, n).unwrap()).unwrap();
             assert_eq!((packed.rows(), packed.cols()), (k, n));
             let ev = MatRef::from_slice(&e, m, n).unwrap();
@@ -433,11 +432,11 @@ fn epilogue_on_strided_and_column_major_outputs() {
     every_tier(|_| {
         let mut rng = Rng::new(700);
         let (m, k, n) = (11, 7, 13);
-        let a: Vec<f32> = (0..m * k).map(|_| rng.unit() as f32).collect();
-        let b: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32).collect();
-        let e = Stored::<f32>::new(m, n, LAYOUTS[3], |_, _| rng.unit() as f32);
-        let y = Stored::<f32>::new(m, n, LAYOUTS[2], |_, _| rng.unit() as f32);
-        let bias: Vec<f32> = (0..n).map(|_| rng.unit() as f32).collect();
+        let a = rng.vec_f32(m * k, -1.0, 1.0);
+        let b = rng.vec_f32(k * n, -1.0, 1.0);
+        let e = Stored::<f32>::new(m, n, LAYOUTS[3], |_, _| rng.uniform_f32(-1.0, 1.0));
+        let y = Stored::<f32>::new(m, n, LAYOUTS[2], |_, _| rng.uniform_f32(-1.0, 1.0));
+        let bias = rng.vec_f32(n, -1.0, 1.0);
         let av = MatRef::from_slice(&a, m, k).unwrap();
         let bv = MatRef::from_slice(&b, k, n).unwrap();
         for epi in [
@@ -487,8 +486,8 @@ fn bit_identical_for_any_thread_count() {
     every_tier(|level| {
         let mut rng = Rng::new(800 + level as u64);
         for &(m, k, n) in &[(300, 200, 310), (40, 700, 650), (650, 300, 20)] {
-            let a: Vec<f32> = (0..m * k).map(|_| rng.unit() as f32).collect();
-            let b: Vec<f32> = (0..k * n).map(|_| rng.unit() as f32).collect();
+            let a = rng.vec_f32(m * k, -1.0, 1.0);
+            let b = rng.vec_f32(k * n, -1.0, 1.0);
             let mut c1 = vec![0.0f32; m * n];
             let mut c2 = vec![0.0f32; m * n];
             let av = MatRef::from_slice(&a, m, k).unwrap();
