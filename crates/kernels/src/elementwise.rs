@@ -102,9 +102,9 @@ mod tests {
     use super::*;
     use crate::simd::dispatch::{available_levels, with_level};
 
+    /// `|got − exact|` in ulps of `got`'s binade.
     fn ulps_f32(got: f32, exact: f64) -> f64 {
-        let ulp = (got.abs().max(f32::MIN_POSITIVE) as f64) * f32::EPSILON as f64;
-        (got as f64 - exact).abs() / ulp
+        (got as f64 - exact).abs() / recur_testkit::ulp_f32(got)
     }
 
     #[test]

@@ -154,18 +154,7 @@ impl<T: SimdElement> WithSimd<T> for TanhBackwardOp<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ulp_diff_f32(a: f32, b: f32) -> u64 {
-        let key = |x: f32| {
-            let i = x.to_bits() as i32;
-            if i < 0 {
-                i64::from(i32::MIN) - i64::from(i)
-            } else {
-                i64::from(i)
-            }
-        };
-        (key(a) - key(b)).unsigned_abs()
-    }
+    use recur_testkit::ulps_between_f32;
 
     #[test]
     fn special_values() {
@@ -205,7 +194,7 @@ mod tests {
         for (&x, &y) in xs.iter().zip(&ys) {
             let want = (x as f64).tanh() as f32;
             assert!(
-                ulp_diff_f32(y, want) <= 1,
+                ulps_between_f32(y, want) <= 1,
                 "tanh({x:e}) = {y:e}, want {want:e}"
             );
             assert!(y.abs() <= 1.0);
