@@ -2,11 +2,16 @@
 //! whose products overflow `usize`): either `Err`, or a view all of whose elements lie in
 //! the slice at `i * row_stride + j * col_stride`; a `MatMut` never aliases; `t()`,
 //! `submatrix`, `get` and `set` never panic and address the same elements.
+//!
+//! Which views must be accepted is decided by an oracle of its own, not by a copy of the
+//! library's bounds check: the largest offset in `u128` arithmetic, where it cannot
+//! overflow ([`last_offset`]), checked against every element of the small views. An
+//! out-of-bounds refusal must report that offset.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use recur::kernels::{Float, MatMut, MatRef};
+use recur::kernels::{Error, Float, MatMut, MatRef};
 use recur_fuzz::Dim;
 
 #[derive(Arbitrary, Debug)]
@@ -32,22 +37,75 @@ enum Ctor {
     MutStrided,
 }
 
-/// The largest offset of a view, `Some(None)` when it has no element, `None` on overflow.
-fn max_offset(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<Option<usize>> {
+/// The largest offset of a view, `None` when it has no element. Strides are unsigned, so
+/// it is the offset of the last element, `(rows - 1) * rs + (cols - 1) * cs`, here in
+/// `u128`: each product is below 2^128, and the sum, which can reach 2^129, saturates at
+/// `u128::MAX`, far above any `usize`. (`oracle_agrees_with_every_element` checks the
+/// corner argument on the small views.)
+fn last_offset(rows: usize, cols: usize, rs: usize, cs: usize) -> Option<u128> {
     if rows == 0 || cols == 0 {
-        return Some(None);
+        return None;
     }
-    let a = (rows - 1).checked_mul(rs)?;
-    let b = (cols - 1).checked_mul(cs)?;
-    a.checked_add(b).map(Some)
+    let wide = |x: usize| x as u128; // lossless: usize has at most 64 bits
+    let down = wide(rows - 1) * wide(rs);
+    let across = wide(cols - 1) * wide(cs);
+    Some(down.saturating_add(across))
 }
 
+/// Every element of the view lies in a slice of `len` elements (by [`last_offset`]).
 fn in_bounds(len: usize, rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    match max_offset(rows, cols, rs, cs) {
-        Some(None) => true,
-        Some(Some(off)) => off < len,
-        None => false,
+    last_offset(rows, cols, rs, cs).is_none_or(|off| off < len as u128)
+}
+
+/// The oracle's own check, on views small enough to visit: the largest offset over every
+/// element, in `u128`, is [`last_offset`].
+fn oracle_agrees_with_every_element(rows: usize, cols: usize, rs: usize, cs: usize) {
+    if !small(rows, cols) {
+        return;
     }
+    let mut max = None;
+    for i in 0..rows {
+        for j in 0..cols {
+            let off = i as u128 * rs as u128 + j as u128 * cs as u128;
+            max = max.max(Some(off));
+        }
+    }
+    assert_eq!(
+        max,
+        last_offset(rows, cols, rs, cs),
+        "{rows}x{cols} ({rs}, {cs})"
+    );
+}
+
+/// `rows * cols`, the length `from_slice` wants, without overflow.
+fn elements(rows: usize, cols: usize) -> u128 {
+    rows as u128 * cols as u128
+}
+
+/// A refusal by a strided constructor (`mutable`: `MatMut::from_strided`). `OutOfBounds`
+/// only for a view the oracle finds out of bounds, reporting the oracle's largest offset
+/// (`None` when it exceeds `usize`) and the slice's length; `AliasingStrides` only from a
+/// `MatMut`, which may refuse any view its (sufficient, not necessary) rule cannot clear.
+fn check_refusal(e: &Error, len: usize, dims: (usize, usize, usize, usize), mutable: bool) {
+    let (rows, cols, rs, cs) = dims;
+    match e {
+        Error::OutOfBounds {
+            max_offset,
+            len: reported_len,
+            ..
+        } => {
+            assert!(
+                !in_bounds(len, rows, cols, rs, cs),
+                "in-bounds view refused: {e}"
+            );
+            assert_eq!(*reported_len, len, "{e}");
+            let want = last_offset(rows, cols, rs, cs).expect("an empty view is in bounds");
+            assert_eq!(*max_offset, usize::try_from(want).ok(), "{e}");
+        }
+        Error::AliasingStrides { .. } if mutable => {}
+        _ => panic!("unexpected refusal of {rows}x{cols} ({rs}, {cs}): {e:?}"),
+    }
+    let _ = e.to_string();
 }
 
 /// Few enough elements to visit each (and neither dimension huge: `0 x usize::MAX` has no
@@ -140,16 +198,17 @@ fn run<T: Float>(inp: &Input) {
     let (rs, cs) = (inp.row_stride.get(), inp.col_stride.get());
     let mut data: Vec<T> = (0..len).map(tag).collect();
     let extra = &inp.probes;
+    oracle_agrees_with_every_element(rows, cols, rs, cs);
     match inp.ctor {
         Ctor::RefSlice => match MatRef::from_slice(&data, rows, cols) {
             Ok(v) => {
-                assert_eq!(rows.checked_mul(cols), Some(len));
+                assert_eq!(elements(rows, cols), len as u128);
                 assert_eq!((v.row_stride(), v.col_stride()), (cols, 1));
                 check_ref(v, &data, extra);
                 check_sub(v, inp.sub);
             }
             Err(e) => {
-                assert_ne!(rows.checked_mul(cols), Some(len), "{e}");
+                assert_ne!(elements(rows, cols), len as u128, "{e}");
                 let _ = e.to_string();
             }
         },
@@ -161,8 +220,7 @@ fn run<T: Float>(inp: &Input) {
             }
             Err(e) => {
                 // A read-only view is refused exactly when some element is out of bounds.
-                assert!(!in_bounds(len, rows, cols, rs, cs), "{e}");
-                let _ = e.to_string();
+                check_refusal(&e, len, (rows, cols, rs, cs), false);
             }
         },
         Ctor::MutSlice | Ctor::MutStrided => {
@@ -175,11 +233,14 @@ fn run<T: Float>(inp: &Input) {
                 Err(e) => {
                     // `from_slice` refuses only a wrong length; `from_strided` also refuses
                     // strides under which elements might alias (its rule is sufficient,
-                    // not necessary, so a refusal of an in-bounds view is not checked).
+                    // not necessary, so an aliasing refusal of an in-bounds view is not
+                    // a failure, but an out-of-bounds one is).
                     if matches!(inp.ctor, Ctor::MutSlice) {
-                        assert_ne!(rows.checked_mul(cols), Some(len), "{e}");
+                        assert_ne!(elements(rows, cols), len as u128, "{e}");
+                        let _ = e.to_string();
+                    } else {
+                        check_refusal(&e, len, (rows, cols, rs, cs), true);
                     }
-                    let _ = e.to_string();
                     return;
                 }
                 Ok(mut v) => {
