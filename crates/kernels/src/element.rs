@@ -110,8 +110,8 @@ pub(crate) mod private {
         F64(F::Of<f64>),
     }
 
-    /// Arithmetic on the bit level that the vector primitives mirror; users cannot name
-    /// this trait, so `Float` is sealed and these functions are not part of the public API.
+    /// The seal of [`Float`]: users cannot name this trait, so `Float` is implemented for
+    /// `f32` and `f64` only, and its method is not part of the public API.
     pub trait Sealed: Sized {
         /// Sorts a value of a type family by its element type: `Typed::F32` for `f32`,
         /// `Typed::F64` for `f64`. The operations use it to reach their compiled-once
@@ -120,18 +120,11 @@ pub(crate) mod private {
         fn typed<F: Family>(x: F::Of<Self>) -> Typed<F>
         where
             Self: Float;
-
-        /// The bit pattern, zero-extended to 64 bits.
-        fn to_bits64(self) -> u64;
-        /// The value with bit pattern `b` (truncated to the type's width).
-        fn from_bits64(b: u64) -> Self;
-        /// Rounds to the nearest integer, ties to even.
-        fn round_ties_even_(self) -> Self;
     }
 }
 
 macro_rules! impl_float {
-    ($t:ident, $bits:ident, $variant:ident) => {
+    ($t:ident, $variant:ident) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -199,22 +192,9 @@ macro_rules! impl_float {
             fn typed<F: Family>(x: F::Of<Self>) -> Typed<F> {
                 Typed::$variant(x)
             }
-
-            #[inline(always)]
-            fn to_bits64(self) -> u64 {
-                u64::from(self.to_bits())
-            }
-            #[inline(always)]
-            fn from_bits64(b: u64) -> Self {
-                $t::from_bits(b as $bits)
-            }
-            #[inline(always)]
-            fn round_ties_even_(self) -> Self {
-                $t::round_ties_even(self)
-            }
         }
     };
 }
 
-impl_float!(f32, u32, F32);
-impl_float!(f64, u64, F64);
+impl_float!(f32, F32);
+impl_float!(f64, F64);

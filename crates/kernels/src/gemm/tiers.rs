@@ -11,7 +11,7 @@
 use super::kernel::{microkernel, tanh_tile_in_place, TileDst};
 use super::loops::{gemm_block, Problem};
 use crate::simd::dispatch::Level;
-use crate::simd::{dispatch, Scalar, Simd, TierOp};
+use crate::simd::{dispatch, forward_tier_op, Scalar, Simd, TierOp};
 use crate::vmath::VMath;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -349,34 +349,8 @@ pub(crate) trait WithKernel<T: VMath> {
 /// has a [`Kernel`] row in the table above).
 pub(crate) struct OnKernel<T, Op>(Op, PhantomData<T>);
 
-macro_rules! on_kernel {
-    ($t:ty) => {
-        impl<Op: WithKernel<$t>> TierOp for OnKernel<$t, Op> {
-            type Output = Op::Output;
-            #[inline(always)]
-            fn scalar(self, s: Scalar) -> Op::Output {
-                self.0.with_kernel(s)
-            }
-            #[cfg(target_arch = "x86_64")]
-            #[inline(always)]
-            fn v3(self, s: crate::simd::V3) -> Op::Output {
-                self.0.with_kernel(s)
-            }
-            #[cfg(target_arch = "x86_64")]
-            #[inline(always)]
-            fn v4(self, s: crate::simd::V4) -> Op::Output {
-                self.0.with_kernel(s)
-            }
-            #[cfg(target_arch = "aarch64")]
-            #[inline(always)]
-            fn neon(self, s: crate::simd::Neon) -> Op::Output {
-                self.0.with_kernel(s)
-            }
-        }
-    };
-}
-on_kernel!(f32);
-on_kernel!(f64);
+forward_tier_op!(impl[Op: WithKernel<f32>] for OnKernel<f32, Op>, output Op::Output, via with_kernel);
+forward_tier_op!(impl[Op: WithKernel<f64>] for OnKernel<f64, Op>, output Op::Output, via with_kernel);
 
 /// Runs `op` on the tier `level` (or the best lower one this CPU has).
 #[inline(always)]

@@ -559,28 +559,38 @@ pub(crate) fn dispatch_op<T: SimdElement, Op: WithSimd<T>>(level: Level, op: Op)
 /// A [`WithSimd`] body as a [`TierOp`].
 struct Generic<T, Op>(Op, PhantomData<T>);
 
-impl<T: SimdElement, Op: WithSimd<T>> TierOp for Generic<T, Op> {
-    type Output = Op::Output;
-    #[inline(always)]
-    fn scalar(self, s: Scalar) -> Op::Output {
-        self.0.with_simd(s)
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn v3(self, s: V3) -> Op::Output {
-        self.0.with_simd(s)
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn v4(self, s: V4) -> Op::Output {
-        self.0.with_simd(s)
-    }
-    #[cfg(target_arch = "aarch64")]
-    #[inline(always)]
-    fn neon(self, s: Neon) -> Op::Output {
-        self.0.with_simd(s)
-    }
+/// Implements [`TierOp`] for a wrapper `$ty` whose field `.0` is a computation, by calling
+/// `self.0.$method(token)` on every tier of the architecture: the one list of tiers besides
+/// [`dispatch`], shared by [`dispatch_op`]'s wrapper and the GEMM's.
+macro_rules! forward_tier_op {
+    (impl[$($gen:tt)*] for $ty:ty, output $out:ty, via $method:ident) => {
+        impl<$($gen)*> $crate::simd::TierOp for $ty {
+            type Output = $out;
+            #[inline(always)]
+            fn scalar(self, s: $crate::simd::Scalar) -> $out {
+                self.0.$method(s)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            fn v3(self, s: $crate::simd::V3) -> $out {
+                self.0.$method(s)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            fn v4(self, s: $crate::simd::V4) -> $out {
+                self.0.$method(s)
+            }
+            #[cfg(target_arch = "aarch64")]
+            #[inline(always)]
+            fn neon(self, s: $crate::simd::Neon) -> $out {
+                self.0.$method(s)
+            }
+        }
+    };
 }
+pub(crate) use forward_tier_op;
+
+forward_tier_op!(impl[T: SimdElement, Op: WithSimd<T>] for Generic<T, Op>, output Op::Output, via with_simd);
 
 /// Loads `n <= LANES` elements from `p` into a vector whose other lanes are 0, through a
 /// local buffer (the portable partial load).

@@ -127,10 +127,12 @@ impl Isa for V3 {
 #[inline(always)]
 fn first_lanes_mask(n: usize, words_per_lane: usize) -> __m256i {
     static TABLE: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    // `1 <= n <= lanes` (the callers' contract) gives `0 <= start <= 7`: eight words from
+    // there stay inside the 16-word table.
     let start = 8 - n * words_per_lane;
-    debug_assert!(start <= 8);
-    // Eight words from `start <= 8` stay inside the 16-word table.
-    cast(<[i32; 8]>::try_from(&TABLE[start..start + 8]).unwrap_or([0; 8]))
+    let mut words = [0i32; 8];
+    words.copy_from_slice(&TABLE[start..start + 8]);
+    cast(words)
 }
 
 impl Isa for V4 {
