@@ -1,7 +1,8 @@
 //! The perplexity curve as an SVG or PNG file (plotters).
 
 use plotters::prelude::*;
-use recur::lm::{EpochStats, LmError, LmResult};
+use recur::lm::{files, EpochStats, LmError, LmResult};
+use std::path::Path;
 
 /// Font files tried, in order, for the labels.
 const FONT_PATHS: &[&str] = &[
@@ -28,22 +29,69 @@ fn register_font() -> LmResult<()> {
     )))
 }
 
-/// Draws train (and optional held-out) perplexity per epoch, with the optimum as a
-/// dashed line when known. The format follows the extension: `.svg` or `.png`.
-pub fn plot_perplexity(path: &str, stats: &[EpochStats], optimum: Option<f64>) -> LmResult<()> {
-    register_font()?;
+/// The formats a plot can be written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Svg,
+    Png,
+}
+
+fn format_of(path: &str) -> LmResult<Format> {
     let lower = path.to_ascii_lowercase();
     if lower.ends_with(".svg") {
-        let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
-        draw(root, stats, optimum)
+        Ok(Format::Svg)
     } else if lower.ends_with(".png") {
-        let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
-        draw(root, stats, optimum)
+        Ok(Format::Png)
     } else {
         Err(LmError::Plot(format!(
             "{path}: use a .svg or .png file name"
         )))
     }
+}
+
+/// Checks, before training, everything [`plot_perplexity`] needs at its end: a known
+/// format, a font for the labels and a folder where `path` can be written.
+pub fn check(path: &str) -> LmResult<()> {
+    format_of(path)?;
+    register_font()?;
+    files::check_writable(Path::new(path))
+}
+
+/// Draws train (and optional held-out) perplexity per epoch, with the optimum as a
+/// dashed line when known. The format follows the extension: `.svg` or `.png`. The file
+/// is drawn under a temporary name in the same folder and renamed over `path` when
+/// complete, so a failed plot leaves any previous file as it was.
+pub fn plot_perplexity(path: &str, stats: &[EpochStats], optimum: Option<f64>) -> LmResult<()> {
+    let format = format_of(path)?;
+    register_font()?;
+    let target = Path::new(path);
+    let name = target
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    // The temporary name keeps the extension: the PNG encoder chooses its format by it.
+    let tmp = target.with_file_name(format!(".{}.{name}", std::process::id()));
+    let drawn = match format {
+        Format::Svg => draw(
+            SVGBackend::new(&tmp, (800, 500)).into_drawing_area(),
+            stats,
+            optimum,
+        ),
+        Format::Png => draw(
+            BitMapBackend::new(&tmp, (800, 500)).into_drawing_area(),
+            stats,
+            optimum,
+        ),
+    };
+    let moved = drawn.and_then(|()| {
+        std::fs::rename(&tmp, target).map_err(|source| LmError::Io {
+            path: path.to_string(),
+            source,
+        })
+    });
+    if moved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    moved
 }
 
 fn draw<DB: DrawingBackend>(

@@ -21,6 +21,8 @@ pub enum LmError {
     ModelFile(String),
     /// A plot could not be drawn.
     Plot(String),
+    /// A setting (a hyperparameter, a size, an option) out of its range.
+    Config(String),
     /// A check (e.g. a gradient check) did not pass.
     CheckFailed(String),
 }
@@ -33,6 +35,7 @@ impl fmt::Display for LmError {
             LmError::Corpus(m) => write!(f, "corpus: {m}"),
             LmError::ModelFile(m) => write!(f, "model file: {m}"),
             LmError::Plot(m) => write!(f, "plot: {m}"),
+            LmError::Config(m) => write!(f, "{m}"),
             LmError::CheckFailed(m) => write!(f, "check failed: {m}"),
         }
     }

@@ -1,8 +1,9 @@
 //! Per-epoch metrics as a CSV file, one row per epoch.
 
-use super::error::{LmError, LmResult};
+use super::error::LmResult;
+use super::files::write_atomic;
 use super::train::EpochStats;
-use std::io::Write;
+use std::path::Path;
 
 /// The header row of [`write_metrics`]' files.
 pub const METRICS_HEADER: &str = "epoch,loss,perplexity,tokens_per_sec,seconds";
@@ -22,22 +23,20 @@ pub const METRICS_HEADER: &str = "epoch,loss,perplexity,tokens_per_sec,seconds";
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// The file is written atomically ([`write_atomic`]).
+///
 /// # Errors
 /// [`LmError::Io`] naming `path` if it cannot be written.
 pub fn write_metrics(path: &str, stats: &[EpochStats]) -> LmResult<()> {
-    let io = |source| LmError::Io {
-        path: path.to_string(),
-        source,
-    };
-    let mut f = std::fs::File::create(path).map_err(io)?;
-    writeln!(f, "{METRICS_HEADER}").map_err(io)?;
-    for s in stats {
-        writeln!(
-            f,
-            "{},{},{},{},{}",
-            s.epoch, s.loss, s.perplexity, s.tokens_per_sec, s.seconds
-        )
-        .map_err(io)?;
-    }
-    Ok(())
+    write_atomic(Path::new(path), |f| {
+        writeln!(f, "{METRICS_HEADER}")?;
+        for s in stats {
+            writeln!(
+                f,
+                "{},{},{},{},{}",
+                s.epoch, s.loss, s.perplexity, s.tokens_per_sec, s.seconds
+            )?;
+        }
+        Ok(())
+    })
 }

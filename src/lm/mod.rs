@@ -1,10 +1,12 @@
 //! Training an RNN language model: the book's `SimpleRnnlm`, its batching and trainer,
 //! the optimizer choice, corpus reading (files or a synthetic corpus of known entropy),
-//! held-out evaluation, per-epoch metrics files, and safetensors model files.
+//! held-out evaluation, per-epoch metrics files, safetensors model files, and the
+//! bounded reads and atomic writes of every file a run touches.
 
 pub mod corpus;
 pub mod data;
 pub mod error;
+pub mod files;
 pub mod metrics;
 pub mod model;
 pub mod model_file;
