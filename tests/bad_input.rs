@@ -678,6 +678,7 @@ fn train_refuses_corpora_and_windows_that_do_not_fit() {
         time,
         epochs: 1,
         max_grad: Some(1.0),
+        max_windows: None,
     };
     let run = |model: &mut SimpleRnnlm<f32>, corpus: &[u32], c: TrainConfig| {
         train(model, corpus, &c, &mut Sgd::new(0.1), |_, _, _| {}, |_| {})
@@ -696,12 +697,14 @@ fn train_refuses_corpora_and_windows_that_do_not_fit() {
         let e = run(&mut model, &corpus, cfg(b, t)).unwrap_err();
         assert!(e.to_string().contains("too few"), "{e}");
     }
-    // Ids >= V in the corpus: the layer's error.
-    let e = run(&mut model, &[0, 1, 9, 2, 3], cfg(1, 2)).unwrap_err();
+    // Ids >= V in the corpus: refused before the first window, naming the token.
+    let before = recur::lm::model_file::to_bytes(&model).unwrap();
+    let e = run(&mut model, &[0, 1, 2, 3, 0, 1, 9, 2, 3], cfg(1, 2)).unwrap_err();
     assert!(
-        e.to_string().contains("`ids`") || e.to_string().contains("`targets`"),
+        e.to_string().contains("token 6") && e.to_string().contains("V = 4"),
         "{e}"
     );
+    assert_eq!(recur::lm::model_file::to_bytes(&model).unwrap(), before);
     // Then a valid run trains.
     model.reset_state();
     let stats = run(&mut model, &corpus, cfg(2, 3)).unwrap();

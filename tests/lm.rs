@@ -22,6 +22,7 @@ fn training_approaches_the_optimal_perplexity() {
         time: 10,
         epochs: 6,
         max_grad: Some(5.0),
+        max_windows: None,
     };
     let before = eval_perplexity(&mut model, &test_c.ids, 10, 20).unwrap();
     let stats = train(
@@ -55,6 +56,7 @@ fn sgd_reduces_the_loss_in_f64_too() {
         time: 5,
         epochs: 4,
         max_grad: None,
+        max_windows: None,
     };
     let stats = train(
         &mut model,
@@ -82,6 +84,7 @@ fn save_then_load_gives_bit_identical_outputs() {
         time: 5,
         epochs: 1,
         max_grad: Some(1.0),
+        max_windows: None,
     };
     train(
         &mut model,
@@ -92,8 +95,10 @@ fn save_then_load_gives_bit_identical_outputs() {
         |_| {},
     )
     .unwrap();
-    model_file::save(&model, path).unwrap();
-    let mut loaded: SimpleRnnlm<f32> = model_file::load(path).unwrap();
+    model_file::save(&model, Some(&c.vocab), &Default::default(), path).unwrap();
+    let saved = model_file::load::<f32>(path).unwrap();
+    assert_eq!(saved.vocab.as_ref(), Some(&c.vocab));
+    let mut loaded: SimpleRnnlm<f32> = saved.model;
     model.reset_state();
     let xs = Array2::from_shape_fn((7, 3), |(t, n)| c.ids[t * 3 + n]);
     let a = model.scores(xs.view()).unwrap().to_owned();
@@ -125,6 +130,7 @@ fn corpus_edge_cases() {
         time: 2,
         epochs: 1,
         max_grad: None,
+        max_windows: None,
     };
     let err = train(
         &mut model,
@@ -191,8 +197,9 @@ fn chapter_5_run_learns_on_ptb() {
         time: 5,
         epochs: 3,
         max_grad: None,
+        max_windows: None,
     };
-    let mut opt = OptimizerKind::Sgd.build(0.1);
+    let mut opt = OptimizerKind::Sgd.build(0.1).unwrap();
     let stats = train(
         &mut model,
         &data.train,

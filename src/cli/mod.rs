@@ -2,6 +2,8 @@
 
 pub mod baseline;
 pub mod bench;
+pub mod eval;
+pub mod generate;
 pub mod gradcheck;
 pub mod plot;
 pub mod seed;
@@ -14,7 +16,7 @@ use recur::lm::OptimizerKind;
 #[command(
     name = "recur",
     version,
-    about = "SIMD RNN language models: train, check gradients, benchmark"
+    about = "SIMD RNN language models: train, evaluate, generate, check gradients, benchmark"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,6 +27,10 @@ pub struct Cli {
 pub enum Command {
     /// Train the book's SimpleRnnlm (the default when no command is given).
     Train(Box<TrainArgs>),
+    /// Perplexity of a saved model on a text, in the model's vocabulary.
+    Eval(EvalArgs),
+    /// Sample text from a saved model, after a prompt.
+    Generate(GenerateArgs),
     /// Check every gradient of every layer against finite differences.
     Gradcheck(GradcheckArgs),
     /// A quick side-by-side speed table on this machine (no criterion).
@@ -51,12 +57,14 @@ impl From<OptimizerArg> for OptimizerKind {
 }
 
 #[derive(Parser, Debug, Clone)]
+#[command(args_override_self = true)] // the last of a repeated option wins
 pub struct TrainArgs {
     /// Training text in PTB format (one sentence per line; newline = <eos>). Default: a
     /// built-in synthetic corpus whose optimal perplexity is known.
     #[arg(long)]
     pub corpus: Option<String>,
-    /// Held-out text (PTB format) for the final perplexity.
+    /// Held-out text (PTB format) for the final perplexity (with --corpus; the built-in
+    /// corpus has its own).
     #[arg(long)]
     pub test: Option<String>,
     /// Use only the first K words of the corpus (default: all; 40000 for the built-in one).
@@ -86,6 +94,12 @@ pub struct TrainArgs {
     /// Epochs.
     #[arg(long, default_value_t = 8)]
     pub epochs: usize,
+    /// Stop after this many windows in all (the last epoch may be partial).
+    #[arg(long)]
+    pub windows: Option<usize>,
+    /// Windows left out of the words/s figure at the start (warm-up).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
     /// Seed of the initialisation (and of the built-in corpus sample).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -117,6 +131,48 @@ impl Default for TrainArgs {
     fn default() -> Self {
         TrainArgs::parse_from(["train"])
     }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The saved model (safetensors, with its vocabulary, as `recur train --save` writes).
+    #[arg(long)]
+    pub model: String,
+    /// The text (PTB format) whose perplexity is measured.
+    #[arg(long)]
+    pub corpus: String,
+    /// Use only the first K words of the text.
+    #[arg(long)]
+    pub tokens: Option<usize>,
+    /// N: streams evaluated side by side (default: the book's 10, fewer for a short text).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// T: steps per window (default: the book's 35, fewer for a short text).
+    #[arg(long)]
+    pub time: Option<usize>,
+    /// Compute in f64 instead of f32.
+    #[arg(long)]
+    pub f64: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// The saved model (safetensors, with its vocabulary).
+    #[arg(long)]
+    pub model: String,
+    /// The words the text starts with (default: the start of a sentence).
+    #[arg(long, default_value = "")]
+    pub prompt: String,
+    /// Words to sample after the prompt.
+    #[arg(long, default_value_t = 50)]
+    pub words: usize,
+    /// Softmax temperature: 1 samples from the model, lower is more conservative, 0 always
+    /// takes the most likely word.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Seed of the sampling.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(clap::Args, Debug)]

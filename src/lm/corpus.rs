@@ -2,10 +2,42 @@
 //! white space, every newline a `<eos>` token, ids in order of first appearance.
 
 use super::error::{LmError, LmResult};
+use super::files::read_bounded;
 use std::collections::HashMap;
+
+/// The largest text file read as a corpus: 1 GiB (PTB's training text is 5 MB; WikiText-103's 0.5 GB). A device or
+/// a pipe that never ends (`/dev/zero`) is refused once this much has come.
+pub const MAX_CORPUS_BYTES: u64 = 1 << 30;
 
 /// The end-of-sentence token that stands for each newline.
 pub const EOS: &str = "<eos>";
+/// The token that stands for words outside the vocabulary, where a vocabulary has it (PTB's
+/// texts do).
+pub const UNK: &str = "<unk>";
+
+/// The text of the file at `path` (at most [`MAX_CORPUS_BYTES`]).
+///
+/// # Errors
+/// [`LmError::Io`] if it cannot be read or is too large, [`LmError::Corpus`] if it is not
+/// UTF-8.
+pub fn read_text(path: &str) -> LmResult<String> {
+    let bytes = read_bounded(std::path::Path::new(path), MAX_CORPUS_BYTES)?;
+    String::from_utf8(bytes).map_err(|e| {
+        LmError::Corpus(format!(
+            "{path} is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Text in a fixed vocabulary: the ids, and how many words were not in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// The ids, in text order.
+    pub ids: Vec<u32>,
+    /// Words that were not in the vocabulary and became [`UNK`].
+    pub unknown: usize,
+}
 
 /// Words and their ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -41,6 +73,63 @@ impl Vocab {
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }
+
+    /// The ids of `text` in this vocabulary, tokenised as [`Corpus::from_text`] does (each
+    /// newline an [`EOS`]), its first `max_tokens` words if given. A word outside the
+    /// vocabulary becomes [`UNK`] if the vocabulary has it.
+    ///
+    /// ```
+    /// use recur::lm::corpus::Corpus;
+    /// let vocab = Corpus::from_text("the <unk> sat\n", None).vocab;
+    /// let e = vocab.encode("the dog sat\n", None)?;
+    /// assert_eq!((e.ids, e.unknown), (vec![0, 1, 2, 3], 1));
+    /// let plain = Corpus::from_text("the cat\n", None).vocab;
+    /// let err = plain.encode("the dog\n", None).unwrap_err();
+    /// assert!(err.to_string().contains("\"dog\" (token 1) is not in the vocabulary"), "{err}");
+    /// # Ok::<(), recur::lm::LmError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`LmError::Corpus`] naming the first word outside the vocabulary, if the vocabulary
+    /// has no [`UNK`].
+    pub fn encode(&self, text: &str, max_tokens: Option<usize>) -> LmResult<Encoded> {
+        let unk = self.id(UNK);
+        let mut out = Encoded {
+            ids: Vec::new(),
+            unknown: 0,
+        };
+        for (i, word) in words_of(text)
+            .take(max_tokens.unwrap_or(usize::MAX))
+            .enumerate()
+        {
+            let id = match (self.id(word), unk) {
+                (Some(id), _) => id,
+                (None, Some(unk)) => {
+                    out.unknown += 1;
+                    unk
+                }
+                (None, None) => {
+                    return Err(LmError::Corpus(format!(
+                    "{word:?} (token {i}) is not in the vocabulary of {} words, which has no {UNK}",
+                    self.len()
+                )))
+                }
+            };
+            out.ids.push(id);
+        }
+        Ok(out)
+    }
+}
+
+/// The tokens of `text`: its words split on white space, and [`EOS`] for each newline.
+fn words_of(text: &str) -> impl Iterator<Item = &str> {
+    let mut segments = text.split('\n').peekable();
+    std::iter::from_fn(move || {
+        let seg = segments.next()?;
+        let eos = segments.peek().is_some().then_some(EOS);
+        Some(seg.split_whitespace().chain(eos))
+    })
+    .flatten()
 }
 
 /// A tokenised corpus.
@@ -72,23 +161,9 @@ impl Corpus {
             ids: Vec::new(),
             vocab,
         };
-        let limit = max_tokens.unwrap_or(usize::MAX);
-        let mut segments = text.split('\n').peekable();
-        'outer: while let Some(seg) = segments.next() {
-            for w in seg.split_whitespace() {
-                if c.ids.len() >= limit {
-                    break 'outer;
-                }
-                let id = c.vocab.id_or_insert(w);
-                c.ids.push(id);
-            }
-            if segments.peek().is_some() {
-                if c.ids.len() >= limit {
-                    break;
-                }
-                let id = c.vocab.id_or_insert(EOS);
-                c.ids.push(id);
-            }
+        for w in words_of(text).take(max_tokens.unwrap_or(usize::MAX)) {
+            let id = c.vocab.id_or_insert(w);
+            c.ids.push(id);
         }
         c
     }
@@ -96,7 +171,8 @@ impl Corpus {
     /// Reads and tokenises a file.
     ///
     /// # Errors
-    /// [`LmError::Io`] if it cannot be read, [`LmError::Corpus`] if it is not UTF-8.
+    /// [`LmError::Io`] if it cannot be read or holds more than [`MAX_CORPUS_BYTES`],
+    /// [`LmError::Corpus`] if it is not UTF-8.
     pub fn from_file(path: &str, max_tokens: Option<usize>) -> LmResult<Corpus> {
         Self::extend_file(path, max_tokens, Vocab::default())
     }
@@ -118,17 +194,7 @@ impl Corpus {
     /// # Errors
     /// [`LmError::Io`] if it cannot be read, [`LmError::Corpus`] if it is not UTF-8.
     pub fn extend_file(path: &str, max_tokens: Option<usize>, vocab: Vocab) -> LmResult<Corpus> {
-        let bytes = std::fs::read(path).map_err(|source| LmError::Io {
-            path: path.to_string(),
-            source,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            LmError::Corpus(format!(
-                "{path} is not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
-        Ok(Corpus::extend_text(&text, max_tokens, vocab))
+        Ok(Corpus::extend_text(&read_text(path)?, max_tokens, vocab))
     }
 }
 

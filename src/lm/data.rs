@@ -1,8 +1,8 @@
 //! What the trainer reads: the token ids of a training text and of an optional held-out
 //! text, from files in the PTB format or from the built-in synthetic corpus.
 
-use super::corpus::Corpus;
-use super::error::LmResult;
+use super::corpus::{Corpus, Vocab};
+use super::error::{LmError, LmResult};
 use super::synthetic::MarkovSource;
 
 /// Words of the built-in corpus's Markov source (it adds `<eos>`).
@@ -13,6 +13,8 @@ pub const SYNTHETIC_SOURCE_SEED: u64 = 2024;
 pub const SYNTHETIC_TRAIN_TOKENS: usize = 40_000;
 /// Held-out tokens of the built-in corpus.
 pub const SYNTHETIC_TEST_TOKENS: usize = 10_000;
+/// The most training tokens the built-in corpus draws (its text is made in memory first).
+pub const SYNTHETIC_MAX_TOKENS: usize = 100_000_000;
 
 /// Training ids, optional held-out ids, and what is known about them.
 #[derive(Clone, Debug)]
@@ -23,6 +25,8 @@ pub struct TrainData {
     pub test: Option<Vec<u32>>,
     /// `V`: the vocabulary size of both texts together.
     pub vocab: usize,
+    /// The words of both texts together, the word of id `i` at `i` (`V` of them).
+    pub words: Vocab,
     /// One line saying where the text came from and how large it is.
     pub description: String,
     /// The best perplexity any model can reach, when known (the built-in corpus).
@@ -73,6 +77,7 @@ impl TrainData {
             train: train_c.ids,
             test: test_ids,
             vocab: vocab.len(),
+            words: vocab,
             optimum: None,
         })
     }
@@ -83,21 +88,31 @@ impl TrainData {
     ///
     /// ```
     /// use recur::lm::TrainData;
-    /// let data = TrainData::synthetic(Some(1000), 1);
+    /// let data = TrainData::synthetic(Some(1000), 1)?;
     /// assert_eq!(data.train.len(), 1000);
     /// assert_eq!(data.test.map(|t| t.len()), Some(10_000));
     /// assert!(data.optimum.unwrap() > 1.0);
+    /// assert!(TrainData::synthetic(Some(10_000_000_000_000), 1).is_err());
+    /// # Ok::<(), recur::lm::LmError>(())
     /// ```
-    pub fn synthetic(tokens: Option<usize>, seed: u64) -> TrainData {
-        let src = MarkovSource::new(SYNTHETIC_WORDS, SYNTHETIC_SOURCE_SEED);
+    ///
+    /// # Errors
+    /// [`LmError::Corpus`] if `tokens` is above [`SYNTHETIC_MAX_TOKENS`].
+    pub fn synthetic(tokens: Option<usize>, seed: u64) -> LmResult<TrainData> {
         let tokens = tokens.unwrap_or(SYNTHETIC_TRAIN_TOKENS);
+        if tokens > SYNTHETIC_MAX_TOKENS {
+            return Err(LmError::Corpus(format!(
+                "the built-in corpus draws at most {SYNTHETIC_MAX_TOKENS} tokens, {tokens} were asked for (--tokens); give a --corpus file for more"
+            )));
+        }
+        let src = MarkovSource::new(SYNTHETIC_WORDS, SYNTHETIC_SOURCE_SEED);
         let train = Corpus::from_text(&src.generate(tokens, seed), None);
         let test = Corpus::extend_text(
             &src.generate(SYNTHETIC_TEST_TOKENS, seed.wrapping_add(7919)),
             None,
             train.vocab,
         );
-        TrainData {
+        Ok(TrainData {
             description: format!(
                 "built-in Markov corpus: {SYNTHETIC_WORDS} words + <eos>, {tokens} training tokens, \
                  {SYNTHETIC_TEST_TOKENS} held-out; entropy rate {:.4} nats/word",
@@ -105,8 +120,9 @@ impl TrainData {
             ),
             train: train.ids,
             vocab: test.vocab.len(),
+            words: test.vocab,
             test: Some(test.ids),
             optimum: Some(src.optimal_perplexity()),
-        }
+        })
     }
 }

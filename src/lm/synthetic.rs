@@ -24,9 +24,20 @@ const SYLLABLES: [&str; 16] = [
 ];
 
 impl MarkovSource {
-    /// A source with `words` words (at least 2) plus the end of sentence, drawn from `seed`.
+    /// The most words a source has.
+    pub const MAX_WORDS: usize = 1 << 16;
+
+    /// A source with `words` words plus the end of sentence, drawn from `seed`; `words` is
+    /// taken into `2..=`[`MarkovSource::MAX_WORDS`].
+    ///
+    /// ```
+    /// use recur::lm::MarkovSource;
+    /// assert_eq!(MarkovSource::new(2, 0).vocab_size(), 3); // 2 words and <eos>
+    /// assert_eq!(MarkovSource::new(0, 0).vocab_size(), 3);
+    /// assert_eq!(MarkovSource::new(usize::MAX, 0).vocab_size(), MarkovSource::MAX_WORDS + 1);
+    /// ```
     pub fn new(words: usize, seed: u64) -> Self {
-        let words = words.max(2);
+        let words = words.clamp(2, Self::MAX_WORDS);
         let mut rng = Rng::new(seed);
         let states = words + 1;
         let names: Vec<String> = (0..words)
@@ -42,7 +53,8 @@ impl MarkovSource {
             .collect();
         let mut next = Vec::with_capacity(states);
         for s in 0..states {
-            let k = 2 + rng.below(4); // 2..=5 word successors
+            // 2..=5 word successors, never more than there are words.
+            let k = (2 + rng.below(4)).min(words);
             let mut succ: Vec<usize> = Vec::new();
             while succ.len() < k {
                 let cand = 1 + rng.below(words);

@@ -11,7 +11,15 @@ use recur_layers::Parameters;
 use std::time::Instant;
 
 /// Batching and optimisation settings.
-#[derive(Clone, Copy, Debug)]
+///
+/// ```
+/// use recur::lm::TrainConfig;
+/// let cfg = TrainConfig { batch: 20, time: 35, max_windows: Some(105), ..TrainConfig::default() };
+/// cfg.validate()?;
+/// assert!(TrainConfig { max_grad: Some(f64::NAN), ..cfg }.validate().is_err());
+/// # Ok::<(), recur::lm::LmError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrainConfig {
     /// `N`, sequences per window.
     pub batch: usize,
@@ -21,6 +29,46 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Global-norm clipping threshold, if any.
     pub max_grad: Option<f64>,
+    /// Stop after this many windows in all (the last epoch may then be partial; its
+    /// statistics are over the windows it ran).
+    pub max_windows: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    /// `N = 20`, `T = 35` (the book's PTB settings), one epoch, no clipping, no window limit.
+    fn default() -> Self {
+        TrainConfig {
+            batch: 20,
+            time: 35,
+            epochs: 1,
+            max_grad: None,
+            max_windows: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings: `batch` and `time` at least 1, `max_grad` finite and positive.
+    ///
+    /// # Errors
+    /// [`LmError::Config`] naming the setting, its allowed range and its value.
+    pub fn validate(&self) -> LmResult<()> {
+        let bad = |name: &str, want: &str, got: String| {
+            Err(LmError::Config(format!("{name} must be {want}, got {got}")))
+        };
+        if self.batch == 0 {
+            return bad("batch (N)", "at least 1", "0".into());
+        }
+        if self.time == 0 {
+            return bad("time (T)", "at least 1", "0".into());
+        }
+        if let Some(m) = self.max_grad {
+            if !(m.is_finite() && m > 0.0) {
+                return bad("max_grad", "finite and > 0", m.to_string());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What one epoch achieved.
@@ -90,26 +138,42 @@ impl Batcher {
         self.data_size / (self.batch * self.time)
     }
 
-    /// The next window, time-major: inputs and targets `(T, N)`.
-    pub fn next_window(&mut self, corpus: &[u32]) -> (&Array2<u32>, &Array2<u32>) {
+    /// The next window of `corpus` (the corpus this batcher was made for), time-major:
+    /// inputs and targets `(T, N)`.
+    ///
+    /// # Errors
+    /// [`LmError::Corpus`] if `corpus` is shorter than the length the batcher was made
+    /// for; the batcher is then unchanged.
+    pub fn next_window(&mut self, corpus: &[u32]) -> LmResult<(&Array2<u32>, &Array2<u32>)> {
+        if corpus.len() <= self.data_size {
+            return Err(LmError::Corpus(format!(
+                "the batcher was made for a corpus of {} tokens, given {}",
+                self.data_size + 1,
+                corpus.len()
+            )));
+        }
         for t in 0..self.time {
             for (n, &off) in self.offsets.iter().enumerate() {
                 let pos = (off + self.time_idx) % self.data_size;
                 self.xs[[t, n]] = corpus[pos];
                 self.ts[[t, n]] = corpus[pos + 1];
             }
-            self.time_idx += 1;
+            self.time_idx = (self.time_idx + 1) % self.data_size;
         }
-        (&self.xs, &self.ts)
+        Ok((&self.xs, &self.ts))
     }
 }
 
 /// Trains `model` on `corpus`, calling `on_window(window_index_in_epoch, windows, loss)`
 /// after each window and `on_epoch` after each epoch.
 ///
+/// Everything is checked before the first window: the settings, the corpus length and
+/// every id of the corpus (`< V`), so a run does not fail half-way on its input.
+///
 /// # Errors
-/// A corpus too short for one window ([`LmError::Corpus`]), an id `>= V`, or a
-/// non-finite gradient norm when clipping ([`LmError::Layer`]).
+/// Settings out of range ([`LmError::Config`]), a corpus too short for one window or with
+/// an id `>= V` ([`LmError::Corpus`]), or a non-finite gradient norm when clipping
+/// ([`LmError::Layer`]).
 pub fn train<T: Float, O: Optimizer<T> + ?Sized>(
     model: &mut SimpleRnnlm<T>,
     corpus: &[u32],
@@ -118,14 +182,22 @@ pub fn train<T: Float, O: Optimizer<T> + ?Sized>(
     mut on_window: impl FnMut(usize, usize, f64),
     mut on_epoch: impl FnMut(&EpochStats),
 ) -> LmResult<Vec<EpochStats>> {
+    cfg.validate()?;
     let mut batcher = Batcher::new(corpus.len(), cfg.batch, cfg.time)?;
+    check_ids(corpus, model.dims().0)?;
     let windows = batcher.windows_per_epoch();
-    let mut stats = Vec::with_capacity(cfg.epochs);
+    let mut left = cfg.max_windows.unwrap_or(usize::MAX);
+    let mut stats = Vec::new();
     for epoch in 1..=cfg.epochs {
+        if left == 0 {
+            break;
+        }
         let start = Instant::now();
         let mut total = 0.0f64;
-        for w in 0..windows {
-            let (xs, ts) = batcher.next_window(corpus);
+        let run = windows.min(left);
+        left -= run;
+        for w in 0..run {
+            let (xs, ts) = batcher.next_window(corpus)?;
             let loss = model.forward(xs.view(), ts.view())?.to_f64();
             model.backward()?;
             let mut params = model.params_mut();
@@ -134,21 +206,32 @@ pub fn train<T: Float, O: Optimizer<T> + ?Sized>(
             }
             optimizer.step(&mut params)?;
             total += loss;
-            on_window(w, windows, loss);
+            on_window(w, run, loss);
         }
         let seconds = start.elapsed().as_secs_f64();
-        let loss = total / windows as f64;
+        let loss = total / run as f64;
         let s = EpochStats {
             epoch,
             loss,
             perplexity: loss.exp(),
-            tokens_per_sec: (windows * cfg.batch * cfg.time) as f64 / seconds.max(1e-12),
+            tokens_per_sec: (run * cfg.batch * cfg.time) as f64 / seconds.max(1e-12),
             seconds,
         };
         on_epoch(&s);
         stats.push(s);
     }
     Ok(stats)
+}
+
+/// The first id of `corpus` that is `>= vocab`, as an error.
+fn check_ids(corpus: &[u32], vocab: usize) -> LmResult<()> {
+    match corpus.iter().position(|&id| id as usize >= vocab) {
+        None => Ok(()),
+        Some(i) => Err(LmError::Corpus(format!(
+            "token {i} of the corpus has id {}, the model's vocabulary has V = {vocab} (ids 0..{vocab})",
+            corpus[i]
+        ))),
+    }
 }
 
 /// Perplexity of `model` on `corpus` (forward only): `N` streams of consecutive
@@ -164,11 +247,12 @@ pub fn eval_perplexity<T: Float>(
     time: usize,
 ) -> LmResult<f64> {
     let mut batcher = Batcher::new(corpus.len(), batch, time)?;
+    check_ids(corpus, model.dims().0)?;
     let windows = batcher.windows_per_epoch();
     model.reset_state();
     let mut total = 0.0f64;
     for _ in 0..windows {
-        let (xs, ts) = batcher.next_window(corpus);
+        let (xs, ts) = batcher.next_window(corpus)?;
         total += model.forward(xs.view(), ts.view())?.to_f64();
     }
     model.reset_state();
@@ -209,13 +293,17 @@ mod tests {
         let corpus: Vec<u32> = (0..21).collect();
         let mut b = Batcher::new(corpus.len(), 2, 3).unwrap();
         assert_eq!(b.windows_per_epoch(), 3); // 20 / 6
-        let (xs, ts) = b.next_window(&corpus);
+        let (xs, ts) = b.next_window(&corpus).unwrap();
         // cursors at 0 and 10; time-major (T, N)
         assert_eq!(xs.column(0).to_vec(), vec![0, 1, 2]);
         assert_eq!(xs.column(1).to_vec(), vec![10, 11, 12]);
         assert_eq!(ts.column(1).to_vec(), vec![11, 12, 13]);
-        let (xs, _) = b.next_window(&corpus);
+        let (xs, _) = b.next_window(&corpus).unwrap();
         assert_eq!(xs.column(0).to_vec(), vec![3, 4, 5]);
+        // A shorter corpus than the batcher was made for: an error, the cursor unmoved.
+        assert!(b.next_window(&corpus[..20]).is_err());
+        let (xs, _) = b.next_window(&corpus).unwrap();
+        assert_eq!(xs.column(0).to_vec(), vec![6, 7, 8]);
         assert!(Batcher::new(6, 2, 3).is_err());
         assert!(Batcher::new(7, 2, 3).is_ok());
         assert!(Batcher::new(0, 1, 1).is_err());
