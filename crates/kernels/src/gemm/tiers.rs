@@ -77,6 +77,25 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
     /// rayon task re-enters the tier on its worker thread.
     fn block(self, p: &Problem<'_, T>, rows: Range<usize>, cols: Range<usize>);
 
+    /// Packed A (element `(i, p)` at `a + p * MR + i`, as [`Kernel::kernel_packed`]), B
+    /// read in place: element `(p, j)` at `b + p * rsb + j` for `j < dst.nr` only (the
+    /// last vector of each B row is loaded with a mask). The skinny-A path: B is not
+    /// packed where too few A panels would reuse a packed copy to pay for it.
+    ///
+    /// # Safety
+    /// `1 <= rows <= MR`, `dst.mr <= rows`, `1 <= dst.nr <= NR`; the packed A elements for
+    /// `i < rows`, `p < kc` and the B elements `(p, j)`, `p < kc`, `j < dst.nr`
+    /// readable; `dst` as documented on [`TileDst`].
+    unsafe fn kernel_b_direct(
+        self,
+        rows: usize,
+        kc: usize,
+        a: *const T,
+        b: *const T,
+        rsb: usize,
+        dst: &TileDst<T>,
+    );
+
     /// A and B both read in place: A element `(i, p)` at `a + i * rsa + p * csa`, B
     /// element `(p, j)` at `b + p * rsb + j` for `j < dst.nr` only (no padding needed:
     /// the last vector of each B row is loaded with a mask).
@@ -162,6 +181,53 @@ macro_rules! tier {
                 }
                 // SAFETY: forwarded contract; the token proves the target features of `k`.
                 unsafe { k(self, c, rsc, csc, mr, nr) }
+            }
+
+            #[inline(always)]
+            unsafe fn kernel_b_direct(
+                self,
+                rows: usize,
+                kc: usize,
+                a: *const $t,
+                b: *const $t,
+                rsb: usize,
+                dst: &TileDst<$t>,
+            ) {
+                $(#[$feat])?
+                unsafe fn k<const R: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    b: *const $t,
+                    rsb: usize,
+                    dst: &TileDst<$t>,
+                ) {
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    let nv = dst.nr.div_ceil(L);
+                    let last = dst.nr - (nv - 1) * L;
+                    // SAFETY: forwarded contract of `Kernel::kernel_b_direct`; A's strides
+                    // are the packed layout's constants, B row `p` holds
+                    // (nv - 1) * L + last = dst.nr readable elements.
+                    unsafe {
+                        match nv {
+                            $($v => microkernel::<$t, $tok, R, $v, true>(
+                                s, kc, a, 1, $mr, b, rsb, last, dst
+                            ),)*
+                            _ => microkernel::<$t, $tok, R, $nv, true>(
+                                s, kc, a, 1, $mr, b, rsb, last, dst
+                            ),
+                        }
+                    }
+                }
+                debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
+                debug_assert!((1..=<Self as Kernel<$t>>::NR).contains(&dst.nr));
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        $($r => k::<$r>(self, kc, a, b, rsb, dst),)*
+                        _ => k::<$mr>(self, kc, a, b, rsb, dst),
+                    }
+                }
             }
 
             #[inline(always)]
