@@ -21,6 +21,9 @@
 //!   - `tiny-<M>x<K>x<N>`: call overhead.
 //! * group `gemm_threads`: `sq-2048` f32 on one and on two rayon threads (`ours-1t`,
 //!   `ours-2t`).
+//! * impl `openblas` (in `gemm_f32` and `gemm_f64`): the system OpenBLAS through its CBLAS
+//!   interface on one thread, with `--features openblas` (needs `libopenblas.so`: Debian's
+//!   `libopenblas-dev`): `cargo bench --features openblas --bench gemm`.
 //!
 //! `M x K x N` means A is `M x K`, B is `K x N`, C is `M x N`.
 
@@ -235,6 +238,129 @@ impl MmGemm for f64 {
     }
 }
 
+/// The system OpenBLAS's CBLAS `?gemm` (row-major), for the `openblas` impl.
+#[cfg(feature = "openblas")]
+mod openblas {
+    pub const ROW_MAJOR: i32 = 101;
+    pub const NO_TRANS: i32 = 111;
+    pub const TRANS: i32 = 112;
+    #[link(name = "openblas")]
+    extern "C" {
+        pub fn cblas_sgemm(
+            order: i32,
+            ta: i32,
+            tb: i32,
+            m: i32,
+            n: i32,
+            k: i32,
+            alpha: f32,
+            a: *const f32,
+            lda: i32,
+            b: *const f32,
+            ldb: i32,
+            beta: f32,
+            c: *mut f32,
+            ldc: i32,
+        );
+        pub fn cblas_dgemm(
+            order: i32,
+            ta: i32,
+            tb: i32,
+            m: i32,
+            n: i32,
+            k: i32,
+            alpha: f64,
+            a: *const f64,
+            lda: i32,
+            b: *const f64,
+            ldb: i32,
+            beta: f64,
+            c: *mut f64,
+            ldc: i32,
+        );
+        pub fn openblas_set_num_threads(n: i32);
+    }
+}
+
+/// OpenBLAS's `C ← A·B + beta·C` for either element type: A row-major `m x k` (or stored
+/// as the `k x m` row-major matrix whose transpose it is), B `k x n` and C `m x n`
+/// row-major.
+#[cfg(feature = "openblas")]
+trait BlasGemm: Float {
+    /// # Safety
+    /// The pointers must hold the matrices described, and their sizes fit in `i32`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn blas(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        a_t: bool,
+        b: *const Self,
+        beta: Self,
+        c: *mut Self,
+    );
+}
+
+#[cfg(feature = "openblas")]
+macro_rules! blas_gemm {
+    ($t:ty, $f:ident) => {
+        impl BlasGemm for $t {
+            unsafe fn blas(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: *const $t,
+                a_t: bool,
+                b: *const $t,
+                beta: $t,
+                c: *mut $t,
+            ) {
+                let (ta, lda) = if a_t {
+                    (openblas::TRANS, m)
+                } else {
+                    (openblas::NO_TRANS, k)
+                };
+                let i = |x: usize| i32::try_from(x).expect("a benchmark size fits in i32");
+                // SAFETY: forwarded contract; the leading dimensions are those of the
+                // row-major matrices described.
+                unsafe {
+                    openblas::$f(
+                        openblas::ROW_MAJOR,
+                        ta,
+                        openblas::NO_TRANS,
+                        i(m),
+                        i(n),
+                        i(k),
+                        1.0,
+                        a,
+                        i(lda).max(1),
+                        b,
+                        i(n).max(1),
+                        beta,
+                        c,
+                        i(n).max(1),
+                    )
+                }
+            }
+        }
+    };
+}
+#[cfg(feature = "openblas")]
+blas_gemm!(f32, cblas_sgemm);
+#[cfg(feature = "openblas")]
+blas_gemm!(f64, cblas_dgemm);
+
+/// The element types of the benches: matrixmultiply always, OpenBLAS with the feature.
+#[cfg(feature = "openblas")]
+trait Peers: MmGemm + BlasGemm {}
+#[cfg(feature = "openblas")]
+impl<T: MmGemm + BlasGemm> Peers for T {}
+#[cfg(not(feature = "openblas"))]
+trait Peers: MmGemm {}
+#[cfg(not(feature = "openblas"))]
+impl<T: MmGemm> Peers for T {}
+
 /// Runs `f` on tier `level`: directly when it is the dispatcher's own choice (so that the
 /// tiny shapes do not time `with_level`'s thread-local bookkeeping), else under
 /// [`with_level`].
@@ -247,7 +373,7 @@ fn on_tier<R>(level: Level, f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn bench_type<T: MmGemm>(c: &mut Criterion, group_name: &str) {
+fn bench_type<T: Peers>(c: &mut Criterion, group_name: &str) {
     let mut group = c.benchmark_group(group_name);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(2));
@@ -322,6 +448,27 @@ fn bench_type<T: MmGemm>(c: &mut Criterion, group_name: &str) {
                         beta,
                         out.as_mut_ptr(),
                         n as isize,
+                    )
+                }
+            })
+        });
+        #[cfg(feature = "openblas")]
+        group.bench_function(BenchmarkId::new("openblas", s.name), |bch| {
+            // SAFETY: a plain call of OpenBLAS's thread-count setter.
+            unsafe { openblas::openblas_set_num_threads(1) };
+            bch.iter(|| {
+                // SAFETY: `a` holds A (m x k, or its k x m transpose), `b` holds B (k x n)
+                // and `out` C (m x n), all row-major; the sizes are small.
+                unsafe {
+                    T::blas(
+                        m,
+                        k,
+                        n,
+                        black_box(a.as_ptr()),
+                        s.a == ALayout::Transposed,
+                        black_box(b.as_ptr()),
+                        beta,
+                        out.as_mut_ptr(),
                     )
                 }
             })
