@@ -2,7 +2,8 @@
 //!
 //! Facade of the recur workspace: SIMD kernels ([`kernels`]), recurrent layers
 //! ([`layers`]), gradient verification ([`check`]), and an RNN language model with its
-//! trainer ([`lm`]), which the `recur` command runs.
+//! trainer ([`lm`]), which the `recur` command runs (`cli`, with the default `cli`
+//! feature).
 //!
 //! ```
 //! use recur::layers::ndarray::{array, Array1, Array2};
@@ -20,6 +21,12 @@
 
 #![forbid(unsafe_code)]
 
+// `recur::` paths inside the crate too: `src/cli/baseline.rs` is also compiled into
+// `benches/rnn.rs`, where the crate is `recur`.
+extern crate self as recur;
+
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod lm;
 
 pub use recur_check as check;

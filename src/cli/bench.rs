@@ -3,14 +3,14 @@
 
 use super::baseline::PerStepRnn;
 use super::BenchArgs;
-use recur::kernels::{
+use crate::kernels::{
     gemm_packed, gemm_with, simd_level, Epilogue, MatMut, MatRef, PackedB, Parallelism,
 };
-use recur::layers::ndarray::linalg::general_mat_mul;
-use recur::layers::ndarray::{Array1, Array2, Array3, ArrayView2};
-use recur::layers::TimeRnn;
-use recur::lm::rng::Rng;
-use recur::lm::LmResult;
+use crate::layers::ndarray::linalg::general_mat_mul;
+use crate::layers::ndarray::{Array1, Array2, Array3, ArrayView2};
+use crate::layers::TimeRnn;
+use crate::lm::rng::Rng;
+use crate::lm::LmResult;
 use std::hint::black_box;
 use std::time::Instant;
 

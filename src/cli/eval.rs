@@ -2,9 +2,9 @@
 //! vocabulary.
 
 use super::EvalArgs;
-use recur::kernels::Float;
-use recur::lm::corpus::{read_text, Vocab, UNK};
-use recur::lm::{eval_held_out, eval_perplexity, model_file, LmError, LmResult};
+use crate::kernels::Float;
+use crate::lm::corpus::{read_text, Vocab, UNK};
+use crate::lm::{eval_held_out, eval_perplexity, model_file, LmError, LmResult};
 
 /// Runs `recur eval` with `args`.
 pub fn run(args: &EvalArgs) -> LmResult<()> {

@@ -2,10 +2,10 @@
 
 use super::eval::vocab_of;
 use super::GenerateArgs;
-use recur::layers::ndarray::{Array2, Axis};
-use recur::lm::corpus::{EOS, UNK};
-use recur::lm::rng::Rng;
-use recur::lm::{model_file, LmError, LmResult};
+use crate::layers::ndarray::{Array2, Axis};
+use crate::lm::corpus::{EOS, UNK};
+use crate::lm::rng::Rng;
+use crate::lm::{model_file, LmError, LmResult};
 
 /// Runs `recur generate` with `args`.
 pub fn run(args: &GenerateArgs) -> LmResult<()> {

@@ -1,14 +1,14 @@
 //! `recur gradcheck`: every layer's gradients against recur-check's finite differences
-//! ([`recur::check::check_gradients`]), on random small shapes, as a table.
+//! ([`crate::check::check_gradients`]), on random small shapes, as a table.
 
 use super::GradcheckArgs;
-use recur::check::harness::{EmbeddingCheck, SoftmaxCheck, TimeAffineCheck, TimeRnnCheck};
-use recur::check::{check_gradients, CheckOptions, GradCheck};
-use recur::kernels::simd_level;
-use recur::layers::ndarray::{Array1, Array2, Array3};
-use recur::layers::{Embedding, SoftmaxCrossEntropy, TimeAffine};
-use recur::lm::rng::Rng;
-use recur::lm::{LmError, LmResult};
+use crate::check::harness::{EmbeddingCheck, SoftmaxCheck, TimeAffineCheck, TimeRnnCheck};
+use crate::check::{check_gradients, CheckOptions, GradCheck};
+use crate::kernels::simd_level;
+use crate::layers::ndarray::{Array1, Array2, Array3};
+use crate::layers::{Embedding, SoftmaxCrossEntropy, TimeAffine};
+use crate::lm::rng::Rng;
+use crate::lm::{LmError, LmResult};
 
 fn randn2(rng: &mut Rng, r: usize, c: usize) -> Array2<f64> {
     Array2::from_shape_simple_fn((r, c), || rng.uniform() * 2.0 - 1.0)

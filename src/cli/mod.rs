@@ -1,16 +1,74 @@
-//! The command line: its arguments (clap) here, one module per subcommand.
+//! The `recur` command (with the `cli` feature): its arguments (clap) here, one module per
+//! subcommand. The binary is [`main`]; [`try_run`] runs the same command from a list of
+//! arguments and returns its error, for tests and the fuzz target.
 
-pub mod baseline;
-pub mod bench;
-pub mod eval;
-pub mod generate;
-pub mod gradcheck;
-pub mod plot;
-pub mod seed;
-pub mod train;
+pub(crate) mod baseline;
+pub(crate) mod bench;
+pub(crate) mod eval;
+pub(crate) mod generate;
+pub(crate) mod gradcheck;
+pub(crate) mod plot;
+pub(crate) mod seed;
+pub(crate) mod train;
 
+use crate::lm::{LmError, LmResult, OptimizerKind};
 use clap::{Parser, Subcommand, ValueEnum};
-use recur::lm::OptimizerKind;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// The `recur` binary: parses the process's arguments (printing help or a usage error and
+/// exiting as clap does), runs the command, and prints its error, if any.
+pub fn main() -> ExitCode {
+    match dispatch(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the `recur` command with `args` (the first being the program's name) and returns
+/// what it returns; a usage error is an [`LmError::Config`] with clap's message, and
+/// `--help` or `--version` print their text and return `Ok`.
+///
+/// ```
+/// let err = recur::cli::try_run(["recur", "train", "--lr=nan"]).unwrap_err();
+/// assert!(err.to_string().contains("learning rate"), "{err}");
+/// let err = recur::cli::try_run(["recur", "--no-such-option"]).unwrap_err();
+/// assert!(err.to_string().contains("--no-such-option"), "{err}");
+/// ```
+///
+/// # Errors
+/// The command's error, or the usage error.
+pub fn try_run<I, T>(args: I) -> LmResult<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => dispatch(cli.command),
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                print!("{e}");
+                Ok(())
+            }
+            _ => Err(LmError::Config(e.to_string())),
+        },
+    }
+}
+
+fn dispatch(command: Option<Command>) -> LmResult<()> {
+    match command {
+        None => train::run(&TrainArgs::default()),
+        Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Eval(args)) => eval::run(&args),
+        Some(Command::Generate(args)) => generate::run(&args),
+        Some(Command::Gradcheck(args)) => gradcheck::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Seed) => seed::run(),
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -18,13 +76,13 @@ use recur::lm::OptimizerKind;
     version,
     about = "SIMD RNN language models: train, evaluate, generate, check gradients, benchmark"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Train the book's SimpleRnnlm (the default when no command is given).
     Train(Box<TrainArgs>),
     /// Perplexity of a saved model on a text, in the model's vocabulary.
@@ -42,7 +100,7 @@ pub enum Command {
 // `--optimizer`: the names of `OptimizerKind`. Its own enum because clap would print doc
 // comments on the variants (which the library's type must have) as help for each value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OptimizerArg {
+pub(crate) enum OptimizerArg {
     Sgd,
     Adam,
 }
@@ -58,7 +116,7 @@ impl From<OptimizerArg> for OptimizerKind {
 
 #[derive(Parser, Debug, Clone)]
 #[command(args_override_self = true)] // the last of a repeated option wins
-pub struct TrainArgs {
+pub(crate) struct TrainArgs {
     /// Training text in PTB format (one sentence per line; newline = <eos>). Default: a
     /// built-in synthetic corpus whose optimal perplexity is known.
     #[arg(long)]
@@ -134,7 +192,7 @@ impl Default for TrainArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The saved model (safetensors, with its vocabulary, as `recur train --save` writes).
     #[arg(long)]
     pub model: String,
@@ -156,7 +214,7 @@ pub struct EvalArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct GenerateArgs {
+pub(crate) struct GenerateArgs {
     /// The saved model (safetensors, with its vocabulary).
     #[arg(long)]
     pub model: String,
@@ -176,7 +234,7 @@ pub struct GenerateArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct GradcheckArgs {
+pub(crate) struct GradcheckArgs {
     /// Random cases per layer.
     #[arg(long, default_value_t = 5)]
     pub cases: usize,
@@ -186,7 +244,7 @@ pub struct GradcheckArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Seconds of measurement per entry.
     #[arg(long, default_value_t = 0.5)]
     pub seconds: f64,

@@ -1,7 +1,7 @@
 //! The perplexity curve as an SVG or PNG file (plotters).
 
+use crate::lm::{files, EpochStats, LmError, LmResult};
 use plotters::prelude::*;
-use recur::lm::{files, EpochStats, LmError, LmResult};
 use std::path::Path;
 
 /// Font files tried, in order, for the labels.

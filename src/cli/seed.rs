@@ -2,10 +2,10 @@
 //! vocabulary `V = 10`), through an Embedding (`D = 3`) and a TimeRnn (`H = 4`), printing
 //! each shape on the way and the last hidden state of every sentence.
 
-use recur::kernels::simd_level;
-use recur::layers::ndarray::{array, Array1, Array2, Array3};
-use recur::layers::{ids_to_time_major, Embedding, TimeRnn};
-use recur::lm::LmResult;
+use crate::kernels::simd_level;
+use crate::layers::ndarray::{array, Array1, Array2, Array3};
+use crate::layers::{ids_to_time_major, Embedding, TimeRnn};
+use crate::lm::LmResult;
 
 /// The lecture's 5 sentences of 4 word ids through Embedding and TimeRnn.
 pub fn run() -> LmResult<()> {

@@ -3,12 +3,12 @@
 //! ends with words/s and the held-out perplexity.
 
 use super::{plot, TrainArgs};
-use indicatif::{ProgressBar, ProgressStyle};
-use recur::kernels::{simd_level, Float, Parallelism};
-use recur::lm::{
+use crate::kernels::{simd_level, Float, Parallelism};
+use crate::lm::{
     eval_held_out, files, model_file, train, write_metrics, Batcher, EpochStats, LmError, LmResult,
     OptimizerKind, SimpleRnnlm, TrainConfig, TrainData,
 };
+use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
