@@ -271,7 +271,8 @@ fn run<T: Float>(inp: &Input) {
                             b.view(),
                             xs64.view(),
                             Some(h0.view()),
-                        );
+                        )
+                        .expect("the layer accepted these shapes");
                         let zscale = 1.0
                             + max_abs(&b)
                             + d as f64 * max_abs(&xs64) * max_abs(&wx)
