@@ -122,6 +122,12 @@ fn train_typed<T: Float>(args: &TrainArgs) -> LmResult<()> {
         Some(path) => TrainData::from_files(path, args.test.as_deref(), args.tokens)?,
         None => TrainData::synthetic(args.tokens, args.seed)?,
     };
+    if let Some(test) = data.test.as_ref().filter(|t| t.len() < 2) {
+        return Err(LmError::Corpus(format!(
+            "the held-out text (--test) has {} tokens; its perplexity needs at least 2",
+            test.len()
+        )));
+    }
     let mut model: SimpleRnnlm<T> = match &args.init {
         Some(path) => model_file::load_for_vocab(path, &data.words)?,
         None => {
