@@ -1,6 +1,6 @@
 //! Softmax cross-entropy over time: the loss of a language model.
 
-use crate::util::shape_err;
+use crate::util::{buffer_len, shape_err};
 use ndarray::{ArrayView2, ArrayView3};
 use recur_kernels::{exp_inplace, Error, Float, Result};
 
@@ -85,7 +85,8 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
     /// # Errors
     /// [`Error::ShapeMismatch`] naming `targets` if it is not `(T, N)` of `scores`;
     /// [`Error::IndexOutOfRange`] naming `targets` for a target `>= V` (other than the
-    /// ignore label). The layer is unchanged.
+    /// ignore label); [`Error::SizeOverflow`] naming `scores` if `(T, N, V)` elements do
+    /// not fit in one allocation. The layer is unchanged.
     pub fn forward(
         &mut self,
         scores: ArrayView3<'_, T>,
@@ -101,6 +102,17 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
                 format!("(T, N) = ({t_len}, {n}) of scores"),
                 &[a, b],
             ));
+        }
+        // Sizes first: a broadcast view can have more elements than any buffer (and than
+        // a scan of its targets could finish).
+        if buffer_len::<T>(t_len.checked_mul(n).and_then(|tn| tn.checked_mul(v))).is_none()
+            || buffer_len::<u32>(t_len.checked_mul(n)).is_none()
+        {
+            return Err(Error::SizeOverflow {
+                op,
+                arg: "scores",
+                shape: format!("(T, N, V) = ({t_len}, {n}, {v})"),
+            });
         }
         let ignore = self.ignore_label;
         if let Some(((t, i), &id)) = targets
