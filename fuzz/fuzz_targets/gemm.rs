@@ -1,5 +1,6 @@
-//! GEMM on arbitrary small shapes, strides, transposes and padding, every SIMD tier of
-//! this machine, `gemm` / `gemm_with` with each `Epilogue` / `PackedB` + `gemm_packed`:
+//! GEMM on arbitrary small shapes (and a few above `PAR_MIN_FLOPS`, across the KC / MC /
+//! NC block edges, through the multi-threaded split), strides, transposes and padding,
+//! every SIMD tier of this machine, `gemm` / `gemm_with` with each `Epilogue` / `PackedB` + `gemm_packed`:
 //! the result agrees with `reference::gemm_reference` (f64 accumulation) within a k-scaled
 //! tolerance, with the epilogue applied in f64; `beta = 0` never reads C (C holds NaN);
 //! elements of C's slice outside the view are never written; a bad shape is an `Err` that
@@ -88,13 +89,30 @@ enum Par {
     Rayon(u8),
 }
 
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Big {
+    /// `m` in 60..160: crosses MC.
+    M,
+    /// `k` in 250..270: crosses KC = 256.
+    K,
+    /// Above `PAR_MIN_FLOPS` (`2·m·n·k >= 2^22`), so the multi-threaded split runs
+    /// (with `Parallelism::Auto` / `Rayon`): `n` beyond every tier's NC (4096), `k`
+    /// beyond KC = 256, `m = 2`: the split is by columns. (Each such input costs about
+    /// 2·10⁶ multiply-adds per tier, most of it in the coverage instrumentation.)
+    ParColumns,
+    /// Above `PAR_MIN_FLOPS` with `m` beyond several MC blocks, `k` beyond two KC blocks
+    /// (of 256, and of AVX-512 f32's 384), `n` small: the split is by rows.
+    ParRows,
+}
+
 #[derive(Arbitrary, Debug)]
 struct Input {
     m: u8,
     n: u8,
     k: u8,
-    /// Lets one of m or k cross the block sizes MC / KC.
-    big: Option<bool>,
+    /// Lets one of m or k cross the block sizes MC / KC, or the shape pass
+    /// `PAR_MIN_FLOPS` and the block edges.
+    big: Option<Big>,
     a: Layout,
     b: Layout,
     c: Layout,
@@ -154,6 +172,27 @@ fn value(rng: &mut Rng, v: Values) -> f64 {
     }
 }
 
+/// The indices of a long dimension to check: both ends, the neighbourhoods of the block
+/// sizes of every tier (MC: 64 to 144, NC: 1024 to 4096, and their multiples), of the
+/// middle (where two threads split), and a few at random.
+fn sample(len: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    let edges = [
+        64, 72, 96, 128, 144, 288, 432, 576, 720, 864, 1008, 1024, 1536, 2048, 3072, 4096,
+    ];
+    for e in edges.into_iter().chain([0, len / 2, len]) {
+        for d in 0..3 {
+            out.extend((e + d).checked_sub(1).filter(|&x| x < len));
+        }
+    }
+    for _ in 0..6.min(len) {
+        out.push(rng.below(len));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// A `rows x cols` operand: its slice (guards = `guard`), strides, and the logical values.
 struct Operand<T> {
     data: Vec<T>,
@@ -199,9 +238,6 @@ impl<T: Float> Operand<T> {
     }
 }
 
-/// Skip inputs that hit the known, reported bug of `PackedB::new` on a `(k, 0)` matrix.
-const KNOWN_BUG_PACK_K_BY_0: bool = true;
-
 fn epilogue<'a, T: Float>(
     kind: Epi,
     bias: &'a [T],
@@ -222,16 +258,30 @@ fn bits<T: Float>(x: &[T]) -> Vec<u64> {
 }
 
 fn run<T: Float>(inp: &Input) {
-    let (mut m, n, mut k) = (
+    let (mut m, mut n, mut k) = (
         inp.m as usize % 41,
         inp.n as usize % 41,
         inp.k as usize % 41,
     );
     match inp.big {
-        Some(true) => m = 60 + inp.m as usize % 100,
-        Some(false) => k = 250 + inp.k as usize % 20,
+        Some(Big::M) => m = 60 + inp.m as usize % 100,
+        Some(Big::K) => k = 250 + inp.k as usize % 20,
+        Some(Big::ParColumns) => {
+            (m, n, k) = (2, 4097 + inp.n as usize % 64, 257 + inp.k as usize % 8)
+        }
+        Some(Big::ParRows) => {
+            (m, n, k) = (
+                1030 + inp.m as usize % 64,
+                4 + inp.n as usize % 2,
+                520 + inp.k as usize % 8,
+            )
+        }
         None => {}
     }
+    debug_assert!(
+        !matches!(inp.big, Some(Big::ParColumns | Big::ParRows))
+            || 2 * m * n * k >= recur::kernels::PAR_MIN_FLOPS
+    );
     let mut rng = Rng::new(inp.seed);
     let nan = T::NAN;
     let mut a = Operand::<T>::new(inp.a, m, k, false, nan, &mut rng, inp.values);
@@ -306,13 +356,6 @@ fn run<T: Float>(inp: &Input) {
         ))
     };
 
-    if KNOWN_BUG_PACK_K_BY_0 && matches!(inp.entry, Entry::Packed { .. }) && packed_k > 0 && n == 0
-    {
-        // Known bug (crates/kernels/tests/kernel_regressions.rs): packing a (k, 0) matrix trips a debug
-        // assertion in gemm/pack.rs. Skipped so that the long runs look for new bugs; set
-        // the constant to false once it is fixed.
-        return;
-    }
     let epi_kind = match inp.entry {
         Entry::Gemm => Epi::None,
         _ => inp.epi,
@@ -330,16 +373,54 @@ fn run<T: Float>(inp: &Input) {
     };
 
     // The reference: alpha·A·B + beta·C accumulated in f64 (rounded once to T), then the
-    // epilogue in f64; and the magnitude alpha·|A|·|B| + |beta·C| for the tolerance.
-    let mut c_ref = c0.data.clone();
-    gemm_reference(
-        alpha,
-        a.view(),
-        b.view(),
-        beta,
-        MatMut::from_strided(&mut c_ref, m, n, c0.rs, c0.cs).expect("C view"),
-    )
-    .expect("reference shapes chain");
+    // epilogue in f64; and the magnitude alpha·|A|·|B| + |beta·C| for the tolerance. The
+    // shapes above PAR_MIN_FLOPS check a sample of C: the block and thread edges and a
+    // few random elements (all of C would cost seconds per input).
+    let huge = matches!(inp.big, Some(Big::ParColumns | Big::ParRows));
+    let magnitude = |i: usize, j: usize| {
+        let mut mag = 0.0f64;
+        for p in 0..k {
+            mag += (a.at(i, p).to_f64() * b.at(p, j).to_f64()).abs();
+        }
+        mag *= alpha.to_f64().abs();
+        if beta != T::ZERO {
+            mag += (beta.to_f64() * c0.at(i, j).to_f64()).abs();
+        }
+        mag
+    };
+    // `(i, j, reference value, magnitude)` of every element checked.
+    let checked: Vec<(usize, usize, f64, f64)> = if huge {
+        let rows = sample(m, &mut rng);
+        let cols = sample(n, &mut rng);
+        let mut out = Vec::with_capacity(rows.len() * cols.len());
+        for &i in &rows {
+            for &j in &cols {
+                let dot: f64 = (0..k)
+                    .map(|p| a.at(i, p).to_f64() * b.at(p, j).to_f64())
+                    .sum();
+                let mut v = alpha.to_f64() * dot;
+                if beta != T::ZERO {
+                    v += beta.to_f64() * c0.at(i, j).to_f64();
+                }
+                out.push((i, j, T::from_f64(v).to_f64(), magnitude(i, j)));
+            }
+        }
+        out
+    } else {
+        let mut c_ref = c0.data.clone();
+        gemm_reference(
+            alpha,
+            a.view(),
+            b.view(),
+            beta,
+            MatMut::from_strided(&mut c_ref, m, n, c0.rs, c0.cs).expect("C view"),
+        )
+        .expect("reference shapes chain");
+        (0..m)
+            .flat_map(|i| (0..n).map(move |j| (i, j)))
+            .map(|(i, j)| (i, j, c_ref[i * c0.rs + j * c0.cs].to_f64(), magnitude(i, j)))
+            .collect()
+    };
     let eps = T::EPSILON.to_f64();
     let mut in_view = vec![false; c0.data.len()];
     for i in 0..m {
@@ -403,59 +484,47 @@ fn run<T: Float>(inp: &Input) {
                 );
             }
         }
-        for i in 0..m {
-            for j in 0..n {
-                let mut mag = 0.0f64;
-                for p in 0..k {
-                    mag += (a.at(i, p).to_f64() * b.at(p, j).to_f64()).abs();
+        for &(i, j, v, mag) in &checked {
+            let tol_v = 2.0 * (k as f64 + 2.0) * eps * mag + f64::MIN_POSITIVE;
+            let bj = bias[j].to_f64();
+            let (want, tol) = match epi_kind {
+                Epi::None => (v, tol_v),
+                Epi::Bias => (v + bj, tol_v + 2.0 * eps * (v.abs() + bj.abs())),
+                Epi::Tanh => (v.tanh(), tol_v + 4.0 * eps),
+                Epi::BiasTanh => (
+                    (v + bj).tanh(),
+                    tol_v + 2.0 * eps * (v.abs() + bj.abs()) + 4.0 * eps,
+                ),
+                Epi::TanhBackward { .. } => {
+                    let (ev, yv) = (e.at(i, j).to_f64(), y.at(i, j).to_f64());
+                    // 1 − y² with one rounding (as the kernel forms it): without the
+                    // fusion, f64 itself loses digits to cancellation when |y| ≈ 1.
+                    let q_ref = (-yv).mul_add(yv, 1.0);
+                    let q = q_ref.abs() * (1.0 + eps);
+                    let s = v.abs() + ev.abs();
+                    let want = (v + ev) * q_ref;
+                    (
+                        want,
+                        2.0 * ((tol_v + eps * s) * q + (s + tol_v) * eps * q)
+                            + 2.0 * eps * s * q
+                            + 4.0 * f64::EPSILON * want.abs()
+                            + f64::MIN_POSITIVE,
+                    )
                 }
-                mag *= alpha.to_f64().abs();
-                if beta != T::ZERO {
-                    mag += (beta.to_f64() * c0.at(i, j).to_f64()).abs();
-                }
-                let v = c_ref[i * c0.rs + j * c0.cs].to_f64();
-                let tol_v = 2.0 * (k as f64 + 2.0) * eps * mag + f64::MIN_POSITIVE;
-                let bj = bias[j].to_f64();
-                let (want, tol) = match epi_kind {
-                    Epi::None => (v, tol_v),
-                    Epi::Bias => (v + bj, tol_v + 2.0 * eps * (v.abs() + bj.abs())),
-                    Epi::Tanh => (v.tanh(), tol_v + 4.0 * eps),
-                    Epi::BiasTanh => (
-                        (v + bj).tanh(),
-                        tol_v + 2.0 * eps * (v.abs() + bj.abs()) + 4.0 * eps,
-                    ),
-                    Epi::TanhBackward { .. } => {
-                        let (ev, yv) = (e.at(i, j).to_f64(), y.at(i, j).to_f64());
-                        // 1 − y² with one rounding (as the kernel forms it): without the
-                        // fusion, f64 itself loses digits to cancellation when |y| ≈ 1.
-                        let q_ref = (-yv).mul_add(yv, 1.0);
-                        let q = q_ref.abs() * (1.0 + eps);
-                        let s = v.abs() + ev.abs();
-                        let want = (v + ev) * q_ref;
-                        (
-                            want,
-                            2.0 * ((tol_v + eps * s) * q + (s + tol_v) * eps * q)
-                                + 2.0 * eps * s * q
-                                + 4.0 * f64::EPSILON * want.abs()
-                                + f64::MIN_POSITIVE,
-                        )
-                    }
-                };
-                let got = c[i * c0.rs + j * c0.cs].to_f64();
-                let ok = if want.is_nan() {
-                    got.is_nan()
-                } else if want.is_infinite() {
-                    got == want
-                } else {
-                    got.is_finite() && (got - want).abs() <= tol
-                        || (tol.is_infinite() && !got.is_nan())
-                };
-                assert!(
-                    ok,
-                    "{level:?} {} m={m} n={n} k={k} C({i}, {j}) = {got:e}, want {want:e} (tol {tol:e})",
-                    T::NAME
-                );
-            }
+            };
+            let got = c[i * c0.rs + j * c0.cs].to_f64();
+            let ok = if want.is_nan() {
+                got.is_nan()
+            } else if want.is_infinite() {
+                got == want
+            } else {
+                got.is_finite() && (got - want).abs() <= tol || (tol.is_infinite() && !got.is_nan())
+            };
+            assert!(
+                ok,
+                "{level:?} {} m={m} n={n} k={k} C({i}, {j}) = {got:e}, want {want:e} (tol {tol:e})",
+                T::NAME
+            );
         }
     }
 }

@@ -3,6 +3,8 @@
 //! distances are recur-testkit's, shared with the tests.
 
 use arbitrary::Arbitrary;
+use recur::kernels::Float;
+use recur::layers::ndarray::{s, Array3, ArrayView3};
 use recur_testkit::Rng;
 
 /// A tensor entry for the targets: uniform in `[-1, 3)`, from `rng`.
@@ -40,4 +42,80 @@ impl Dim {
             Dim::Any(v) => v,
         }
     }
+}
+
+/// A memory layout of a `(T, N, C)` input for the layer targets: [`Layout3::storage`]
+/// makes the array that holds it, [`Layout3::view`] reads it back as `(T, N, C)`.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum Layout3 {
+    Standard,
+    /// A `(N, T, C)` array viewed as `(T, N, C)`.
+    Permuted,
+    /// Read through a negative stride along T.
+    Reversed,
+    /// Every other element of a `(T, N, 2C)` array (stride 2 along C).
+    Strided,
+    /// One `(1, N, C)` step broadcast over T (stride 0).
+    Broadcast,
+}
+
+impl Layout3 {
+    /// The array behind a `(T, N, C)` view in this layout, its elements from `val`.
+    pub fn storage<T>(self, (t, n, c): (usize, usize, usize), val: impl FnMut() -> T) -> Array3<T> {
+        let shape = match self {
+            Layout3::Standard | Layout3::Reversed => (t, n, c),
+            Layout3::Permuted => (n, t, c),
+            Layout3::Strided => (t, n, 2 * c),
+            Layout3::Broadcast => (t.min(1), n, c),
+        };
+        Array3::from_shape_simple_fn(shape, val)
+    }
+
+    /// `storage` (made by [`Layout3::storage`] for `dim`) read as `(T, N, C)` = `dim`.
+    pub fn view<T>(self, storage: &Array3<T>, dim: (usize, usize, usize)) -> ArrayView3<'_, T> {
+        let v = match self {
+            Layout3::Standard => storage.view(),
+            Layout3::Permuted => storage.view().permuted_axes([1, 0, 2]),
+            Layout3::Reversed => storage.slice(s![..;-1, .., ..]),
+            Layout3::Strided => storage.slice(s![.., .., ..;2]),
+            Layout3::Broadcast => storage.broadcast(dim).expect("broadcast over T"),
+        };
+        assert_eq!(v.dim(), dim);
+        v
+    }
+}
+
+/// A value that is not finite, put into a layer's input.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum Special {
+    Nan,
+    Inf,
+    NegInf,
+}
+
+impl Special {
+    pub fn get(self) -> f64 {
+        match self {
+            Special::Nan => f64::NAN,
+            Special::Inf => f64::INFINITY,
+            Special::NegInf => f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// Whether `got` is `want` (computed in f64) within `tol`, with IEEE
+/// semantics for the non-finite: NaN wants NaN, an infinity wants the same infinity.
+pub fn close(got: f64, want: f64, tol: f64) -> bool {
+    if want.is_nan() {
+        got.is_nan()
+    } else if want.is_infinite() {
+        got == want
+    } else {
+        got.is_finite() && (got - want).abs() <= tol
+    }
+}
+
+/// The bit patterns of `x` (as f64), to compare results bit for bit (NaN equals NaN).
+pub fn bits<'a, T: Float + 'a>(x: impl Iterator<Item = &'a T>) -> Vec<u64> {
+    x.map(|v| v.to_f64().to_bits()).collect()
 }

@@ -2,7 +2,7 @@
 //! as one GEMM over all steps.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err};
+use crate::util::{buffer_len, shape_err, standard};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use recur_kernels::{gemm_with, Epilogue, Error, Float, MatMut, MatRef, Parallelism, Result};
 
@@ -33,7 +33,8 @@ pub struct TimeAffine<T> {
 }
 
 impl<T: Float> TimeAffine<T> {
-    /// A layer with `w: (H, V)` and `b: (V)`.
+    /// A layer with `w: (H, V)` and `b: (V)`, both in any memory order (strided or
+    /// reversed arrays are copied to row-major).
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] naming `b` if its length is not `V`.
@@ -48,8 +49,8 @@ impl<T: Float> TimeAffine<T> {
             ));
         }
         Ok(TimeAffine {
-            w: w.as_standard_layout().into_owned(),
-            b,
+            w: standard(w),
+            b: standard(b),
             grad_w: Array2::from_elem((h, v), T::ZERO),
             grad_b: Array1::from_elem(v, T::ZERO),
             xs: Vec::new(),

@@ -80,11 +80,21 @@ impl<T: Float> Embedding<T> {
     ///
     /// # Errors
     /// [`Error::IndexOutOfRange`] naming `ids` and the position `[t, n]` of the first id
-    /// `>= V`; the layer is unchanged.
+    /// `>= V`; [`Error::SizeOverflow`] naming `ids` if `(T, N, D)` elements do not fit in
+    /// one allocation. The layer is unchanged.
     pub fn forward(&mut self, ids: ArrayView2<'_, u32>) -> Result<ArrayView3<'_, T>> {
         let (t_len, n_len) = ids.dim();
         let v_len = self.vocab_size();
         let d = self.dim();
+        // Sizes first: a broadcast `ids` can have more elements than a scan could finish.
+        let ids_len = buffer_len::<u32>(t_len.checked_mul(n_len));
+        let total = buffer_len::<T>(t_len.checked_mul(n_len).and_then(|x| x.checked_mul(d)))
+            .filter(|_| ids_len.is_some())
+            .ok_or_else(|| Error::SizeOverflow {
+                op: "Embedding::forward",
+                arg: "ids",
+                shape: format!("(T, N, D) = ({t_len}, {n_len}, {d})"),
+            })?;
         if let Some(((t, n), &id)) = ids.indexed_iter().find(|&(_, &id)| id as usize >= v_len) {
             return Err(Error::IndexOutOfRange {
                 op: "Embedding::forward",
@@ -94,14 +104,6 @@ impl<T: Float> Embedding<T> {
                 bound: v_len,
             });
         }
-        let ids_len = buffer_len::<u32>(t_len.checked_mul(n_len));
-        let total = buffer_len::<T>(t_len.checked_mul(n_len).and_then(|x| x.checked_mul(d)))
-            .filter(|_| ids_len.is_some())
-            .ok_or_else(|| Error::SizeOverflow {
-                op: "Embedding::forward",
-                arg: "ids",
-                shape: format!("(T, N, D) = ({t_len}, {n_len}, {d})"),
-            })?;
         self.ids.clear();
         self.ids.extend(ids.iter().copied());
         self.out.resize(total, T::ZERO);

@@ -51,7 +51,7 @@ pub use softmax::SoftmaxCrossEntropy;
 pub use time_rnn::TimeRnn;
 
 pub(crate) mod util {
-    use ndarray::{ArrayView, Dimension};
+    use ndarray::{Array, ArrayView, Dimension};
     use recur_kernels::error::fmt_shape;
     use recur_kernels::Error;
 
@@ -62,6 +62,16 @@ pub(crate) mod util {
         match src.as_slice() {
             Some(s) => buf.extend_from_slice(s),
             None => buf.extend(src.iter().copied()),
+        }
+    }
+
+    /// `a` in standard (row-major, contiguous) layout: itself if it already is, a copy
+    /// otherwise (strided, reversed or otherwise permuted arrays).
+    pub(crate) fn standard<T: Clone, D: Dimension>(a: Array<T, D>) -> Array<T, D> {
+        if a.is_standard_layout() {
+            a
+        } else {
+            a.as_standard_layout().into_owned()
         }
     }
 

@@ -1,6 +1,7 @@
 //! Optimizers and gradient clipping over the parameters of [`crate::Parameters`] layers.
 
 use crate::param::ParamMut;
+use recur_kernels::error::fmt_shape;
 use recur_kernels::{Error, Float, Result};
 
 /// Updates parameters from their gradients.
@@ -9,8 +10,11 @@ pub trait Optimizer<T> {
     /// shapes at every call for stateful optimizers).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] naming `params` if a stateful optimizer sees other
-    /// parameters than at its first step.
+    /// [`Error::InvalidArgument`] naming the hyperparameter if one is NaN, infinite or out
+    /// of range; [`Error::ShapeMismatch`] naming `grad` if a gradient does not have the
+    /// shape of its parameter, or naming `params` if a stateful optimizer sees other
+    /// parameters than at its first step. Everything is checked before anything is
+    /// updated: on `Err` the parameters and the optimizer are unchanged.
     fn step(&mut self, params: &mut [ParamMut<'_, T>]) -> Result<()>;
 }
 
@@ -38,13 +42,33 @@ impl<T> Sgd<T> {
     }
 }
 
+impl<T: Float> Sgd<T> {
+    /// Checks the hyperparameters: `lr` finite and positive. [`Optimizer::step`] checks
+    /// the same; calling this first lets a long run fail before it starts.
+    ///
+    /// ```
+    /// use recur_layers::optim::Sgd;
+    /// assert!(Sgd::new(0.1f32).validate().is_ok());
+    /// let e = Sgd::new(f32::NAN).validate().unwrap_err();
+    /// assert!(e.to_string().contains("`lr`"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `lr` and its value.
+    pub fn validate(&self) -> Result<()> {
+        check_positive("Sgd", "lr", self.lr)
+    }
+}
+
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut [ParamMut<'_, T>]) -> Result<()> {
+        check_positive("Sgd::step", "lr", self.lr)?;
+        check_grad_shapes("Sgd::step", params)?;
         let lr = self.lr;
         for p in params.iter_mut() {
             match (p.grad.as_slice(), p.value.as_slice_mut()) {
                 // The usual case: both contiguous, one vectorized fused update.
-                (Some(g), Some(w)) => recur_kernels::axpy(-lr, g, w)?,
+                (Some(g), Some(w)) => recur_kernels::axpy(-lr, g, w)?, // equal lengths
                 _ => p
                     .value
                     .zip_mut_with(&p.grad, |w, &g| *w = (-lr).mul_add(g, *w)),
@@ -87,21 +111,52 @@ impl<T: Float> Adam<T> {
     }
 }
 
+impl<T: Float> Adam<T> {
+    /// Checks the hyperparameters: `lr` and `eps` finite and positive, `beta1` and `beta2`
+    /// in `[0, 1)`. [`Optimizer::step`] checks the same; calling this first lets a long
+    /// run fail before it starts.
+    ///
+    /// ```
+    /// use recur_layers::optim::Adam;
+    /// let mut adam = Adam::new(0.01f64);
+    /// assert!(adam.validate().is_ok());
+    /// adam.beta2 = 1.0;
+    /// assert!(adam.validate().unwrap_err().to_string().contains("`beta2`"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first hyperparameter out of range and its
+    /// value.
+    pub fn validate(&self) -> Result<()> {
+        self.check("Adam")
+    }
+
+    fn check(&self, op: &'static str) -> Result<()> {
+        check_positive(op, "lr", self.lr)?;
+        for (arg, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(beta >= T::ZERO && beta < T::ONE) {
+                return Err(Error::InvalidArgument {
+                    op,
+                    arg,
+                    reason: format!("must be in [0, 1), got {beta}"),
+                });
+            }
+        }
+        check_positive(op, "eps", self.eps)
+    }
+}
+
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, params: &mut [ParamMut<'_, T>]) -> Result<()> {
-        if self.m.is_empty() {
-            self.m = params
-                .iter()
-                .map(|p| vec![T::ZERO; p.value.len()])
-                .collect();
-            self.v = self.m.clone();
-        }
-        let same = self.m.len() == params.len()
-            && self
-                .m
-                .iter()
-                .zip(params.iter())
-                .all(|(m, p)| m.len() == p.value.len());
+        self.check("Adam::step")?;
+        check_grad_shapes("Adam::step", params)?;
+        let same = self.m.is_empty()
+            || self.m.len() == params.len()
+                && self
+                    .m
+                    .iter()
+                    .zip(params.iter())
+                    .all(|(m, p)| m.len() == p.value.len());
         if !same {
             return Err(Error::ShapeMismatch {
                 op: "Adam::step",
@@ -109,6 +164,13 @@ impl<T: Float> Optimizer<T> for Adam<T> {
                 expected: format!("the {} parameters of the first step", self.m.len()),
                 got: format!("{} parameters", params.len()),
             });
+        }
+        if self.m.is_empty() {
+            self.m = params
+                .iter()
+                .map(|p| vec![T::ZERO; p.value.len()])
+                .collect();
+            self.v = self.m.clone();
         }
         self.iter = self.iter.saturating_add(1);
         let one = T::ONE;
@@ -135,17 +197,63 @@ impl<T: Float> Optimizer<T> for Adam<T> {
     }
 }
 
-/// The global L2 norm of all gradients, accumulated in `f64`.
+/// `Err` naming `arg` unless `x` is finite and positive.
+fn check_positive<T: Float>(op: &'static str, arg: &'static str, x: T) -> Result<()> {
+    if x.is_finite() && x > T::ZERO {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            op,
+            arg,
+            reason: format!("must be finite and positive, got {x}"),
+        })
+    }
+}
+
+/// `Err` naming `grad` and the parameter unless every gradient has its value's shape.
+fn check_grad_shapes<T>(op: &'static str, params: &[ParamMut<'_, T>]) -> Result<()> {
+    match params.iter().find(|p| p.grad.shape() != p.value.shape()) {
+        None => Ok(()),
+        Some(p) => Err(Error::ShapeMismatch {
+            op,
+            arg: "grad",
+            expected: format!(
+                "{}, the shape of parameter {:?}",
+                fmt_shape(p.value.shape()),
+                p.name
+            ),
+            got: fmt_shape(p.grad.shape()),
+        }),
+    }
+}
+
+/// The global L2 norm of all gradients, accumulated in `f64`. Gradients whose squares
+/// overflow or underflow `f64` (beyond about `1e154` or below `1e-154`) are summed scaled
+/// by their largest magnitude, so the norm is accurate to rounding whenever it is
+/// representable. NaN if a gradient is NaN; infinite if one is infinite.
 pub fn grad_norm<T: Float>(params: &[ParamMut<'_, T>]) -> f64 {
-    params
-        .iter()
-        .flat_map(|p| p.grad.iter())
-        .map(|&g| {
-            let g = g.to_f64();
+    let grads = || {
+        params
+            .iter()
+            .flat_map(|p| p.grad.iter())
+            .map(|&g| g.to_f64())
+    };
+    let sum: f64 = grads().map(|g| g * g).sum();
+    if sum.is_nan() || (sum.is_finite() && sum >= f64::MIN_POSITIVE) {
+        return sum.sqrt();
+    }
+    // Zero, subnormal or infinite: find out which, scaled by the largest magnitude.
+    let max = grads().fold(0.0f64, |m, g| m.max(g.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return max;
+    }
+    let scaled: f64 = grads()
+        .map(|g| {
+            let g = g / max;
             g * g
         })
-        .sum::<f64>()
-        .sqrt()
+        .sum();
+    max * scaled.sqrt()
 }
 
 /// Global-norm clipping: if the norm of all gradients exceeds `max_norm`, scales them by
@@ -163,17 +271,13 @@ pub fn grad_norm<T: Float>(params: &[ParamMut<'_, T>]) -> f64 {
 /// ```
 ///
 /// # Errors
-/// [`Error::NonFinite`] if the norm is NaN or infinite (the gradients are left as they
-/// are: scaling by a non-finite rate would destroy them); [`Error::InvalidArgument`] if
-/// `max_norm` is not positive.
+/// [`Error::NonFinite`] if a gradient is NaN or infinite (the gradients are left as
+/// they are: scaling by a non-finite rate would destroy them; finite gradients of any
+/// magnitude have a finite norm unless it exceeds `f64::MAX`, see [`grad_norm`]);
+/// [`Error::InvalidArgument`] if
+/// `max_norm` is not finite and positive.
 pub fn clip_grads<T: Float>(params: &mut [ParamMut<'_, T>], max_norm: T) -> Result<f64> {
-    if max_norm.partial_cmp(&T::ZERO) != Some(std::cmp::Ordering::Greater) {
-        return Err(Error::InvalidArgument {
-            op: "clip_grads",
-            arg: "max_norm",
-            reason: format!("must be positive, got {max_norm}"),
-        });
-    }
+    check_positive("clip_grads", "max_norm", max_norm)?;
     let norm = grad_norm(params);
     if !norm.is_finite() {
         return Err(Error::NonFinite {

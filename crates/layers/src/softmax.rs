@@ -1,6 +1,6 @@
 //! Softmax cross-entropy over time: the loss of a language model.
 
-use crate::util::shape_err;
+use crate::util::{buffer_len, shape_err};
 use ndarray::{ArrayView2, ArrayView3};
 use recur_kernels::{exp_inplace, Error, Float, Result};
 
@@ -24,6 +24,9 @@ use recur_kernels::{exp_inplace, Error, Float, Result};
 #[derive(Clone, Debug, Default)]
 pub struct SoftmaxCrossEntropy<T> {
     ignore_label: Option<u32>,
+    /// The ignore label of the last forward: the backward belongs to that forward, even
+    /// if [`SoftmaxCrossEntropy::with_ignore_label`] changed the label in between.
+    forward_ignore_label: Option<u32>,
     /// Softmax of the last forward, `(T, N, V)`.
     probs: Vec<T>,
     /// Gradient of the last backward, `(T, N, V)`.
@@ -38,6 +41,7 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
     pub fn new() -> Self {
         SoftmaxCrossEntropy {
             ignore_label: None,
+            forward_ignore_label: None,
             probs: Vec::new(),
             grad: Vec::new(),
             targets: Vec::new(),
@@ -47,7 +51,17 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
     }
 
     /// Positions whose target equals `label` do not count in the loss and get a zero
-    /// gradient (the book uses `-1`; here any `u32`, e.g. `u32::MAX`).
+    /// gradient (the book uses `-1`; here any `u32`, e.g. `u32::MAX`). The label applies
+    /// from the next forward on: a backward after it still uses the label of its forward.
+    ///
+    /// ```
+    /// use recur_layers::{SoftmaxCrossEntropy, ndarray::array};
+    /// let mut loss = SoftmaxCrossEntropy::<f32>::new().with_ignore_label(Some(7));
+    /// loss.forward(array![[[0.0, 0.0]]].view(), array![[7u32]].view())?; // (T, N, V) = (1, 1, 2)
+    /// let mut loss = loss.with_ignore_label(None);
+    /// assert_eq!(loss.backward(1.0)?.to_owned(), array![[[0.0, 0.0]]]); // 7 was ignored
+    /// # Ok::<(), recur_layers::Error>(())
+    /// ```
     #[must_use]
     pub fn with_ignore_label(mut self, label: Option<u32>) -> Self {
         self.ignore_label = label;
@@ -71,7 +85,8 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
     /// # Errors
     /// [`Error::ShapeMismatch`] naming `targets` if it is not `(T, N)` of `scores`;
     /// [`Error::IndexOutOfRange`] naming `targets` for a target `>= V` (other than the
-    /// ignore label). The layer is unchanged.
+    /// ignore label); [`Error::SizeOverflow`] naming `scores` if `(T, N, V)` elements do
+    /// not fit in one allocation. The layer is unchanged.
     pub fn forward(
         &mut self,
         scores: ArrayView3<'_, T>,
@@ -87,6 +102,17 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
                 format!("(T, N) = ({t_len}, {n}) of scores"),
                 &[a, b],
             ));
+        }
+        // Sizes first: a broadcast view can have more elements than any buffer (and than
+        // a scan of its targets could finish).
+        if buffer_len::<T>(t_len.checked_mul(n).and_then(|tn| tn.checked_mul(v))).is_none()
+            || buffer_len::<u32>(t_len.checked_mul(n)).is_none()
+        {
+            return Err(Error::SizeOverflow {
+                op,
+                arg: "scores",
+                shape: format!("(T, N, V) = ({t_len}, {n}, {v})"),
+            });
         }
         let ignore = self.ignore_label;
         if let Some(((t, i), &id)) = targets
@@ -136,6 +162,7 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
             }
         }
         self.count = count;
+        self.forward_ignore_label = ignore;
         self.shape = Some((t_len, n, v));
         Ok(if count == 0 {
             T::ZERO
@@ -145,7 +172,8 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
     }
 
     /// The gradient of `dout · loss` with respect to the scores of the last forward,
-    /// `(T, N, V)`: `dout · (softmax − onehot(target)) / count`, zero on ignored positions.
+    /// `(T, N, V)`: `dout · (softmax − onehot(target)) / count`, zero on the positions that
+    /// forward ignored.
     ///
     /// # Errors
     /// [`Error::InvalidState`] before any forward.
@@ -167,7 +195,7 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
                 .chunks_exact_mut(v)
                 .zip(self.probs.chunks_exact(v));
             for ((g, p), &target) in rows.zip(&self.targets) {
-                if Some(target) == self.ignore_label {
+                if Some(target) == self.forward_ignore_label {
                     g.fill(T::ZERO);
                     continue;
                 }

@@ -21,7 +21,7 @@
 //! The packed `Wh` and `Whᵀ` are rebuilt only when the weights change.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err};
+use crate::util::{buffer_len, shape_err, standard};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
 use recur_kernels::error::fmt_shape;
 use recur_kernels::{
@@ -93,7 +93,8 @@ pub struct TimeRnn<T> {
 const NEW: &str = "TimeRnn::new";
 
 impl<T: Float> TimeRnn<T> {
-    /// A layer with `wx: (D, H)`, `wh: (H, H)`, `b: (H)` (any memory order).
+    /// A layer with `wx: (D, H)`, `wh: (H, H)`, `b: (H)`, each in any memory order
+    /// (strided or reversed arrays are copied to row-major).
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] naming `wh` or `b` when their shapes do not match `wx`.
@@ -102,9 +103,9 @@ impl<T: Float> TimeRnn<T> {
         check_wh(NEW, h, wh.view())?;
         check_b(NEW, h, b.view())?;
         Ok(TimeRnn {
-            wx: wx.as_standard_layout().into_owned(),
-            wh: wh.as_standard_layout().into_owned(),
-            b,
+            wx: standard(wx),
+            wh: standard(wh),
+            b: standard(b),
             grad_wx: Array2::from_elem((d, h), T::ZERO),
             grad_wh: Array2::from_elem((h, h), T::ZERO),
             grad_b: Array1::from_elem(h, T::ZERO),

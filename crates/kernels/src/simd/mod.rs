@@ -240,12 +240,14 @@ macro_rules! impl_simd_element {
             #[inline(always)]
             unsafe fn load_first<P: Isa>(p: P, ptr: *const $t, n: usize) -> P::$v {
                 debug_assert!((1..=P::$lanes).contains(&n));
+                debug_assert_elements::<$t>(ptr, n);
                 // SAFETY: forwarded contract.
                 unsafe { p.$load_first(ptr, n) }
             }
             #[inline(always)]
             unsafe fn store_first<P: Isa>(p: P, ptr: *mut $t, n: usize, v: P::$v) {
                 debug_assert!((1..=P::$lanes).contains(&n));
+                debug_assert_elements::<$t>(ptr, n);
                 // SAFETY: forwarded contract.
                 unsafe { p.$store_first(ptr, n, v) }
             }
@@ -380,12 +382,14 @@ impl<P: Isa, T: SimdElement> Simd<T> for P {
     }
     #[inline(always)]
     unsafe fn load(self, p: *const T) -> Self::V {
+        debug_assert_elements::<T>(p, <Self as Simd<T>>::LANES);
         // SAFETY: the caller guarantees LANES readable elements, the size of the vector
         // type (a plain array of lanes: any bit pattern is valid).
         unsafe { p.cast::<Self::V>().read_unaligned() }
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut T, v: Self::V) {
+        debug_assert_elements::<T>(p, <Self as Simd<T>>::LANES);
         // SAFETY: the caller guarantees LANES writable elements.
         unsafe { p.cast::<Self::V>().write_unaligned(v) }
     }
@@ -592,6 +596,42 @@ pub(crate) use forward_tier_op;
 
 forward_tier_op!(impl[T: SimdElement, Op: WithSimd<T>] for Generic<T, Op>, output Op::Output, via with_simd);
 
+/// The preconditions of an access to `n` consecutive elements at `p` that a pointer can
+/// show: not null, aligned for `T` (every pointer the kernels derive comes from a slice;
+/// a misaligned one means a wrong cast or offset, and a misaligned typed access is
+/// undefined behaviour), and `n` elements that span no more than `isize::MAX` bytes (the
+/// bound of any allocation, so of `p.add(n)`). Whether the memory is in bounds a pointer
+/// cannot tell: AddressSanitizer (`.ci/run`) and Miri check that. Debug builds only.
+#[inline(always)]
+pub(crate) fn debug_assert_elements<T>(p: *const T, n: usize) {
+    debug_assert!(!p.is_null(), "null pointer for {n} elements");
+    debug_assert!(
+        p.is_aligned(),
+        "pointer {p:?} is not aligned to {} bytes",
+        align_of::<T>()
+    );
+    debug_assert!(
+        n.checked_mul(size_of::<T>())
+            .is_some_and(|b| b <= isize::MAX as usize),
+        "{n} elements exceed any allocation"
+    );
+}
+
+/// [`debug_assert_elements`] for `n <= lanes` elements at stride `stride`: the span from
+/// the first to the last, `(n − 1)·stride + 1` elements, within `isize::MAX` bytes.
+#[inline(always)]
+pub(crate) fn debug_assert_strided<T>(p: *const T, stride: usize, n: usize, lanes: usize) {
+    debug_assert!(n <= lanes, "{n} elements for a vector of {lanes} lanes");
+    let span = match n {
+        0 => Some(0),
+        _ => (n - 1).checked_mul(stride).and_then(|e| e.checked_add(1)),
+    };
+    match span {
+        Some(span) => debug_assert_elements(p, span),
+        None => debug_assert!(false, "stride {stride} x {n} elements overflows usize"),
+    }
+}
+
 /// Loads `n <= LANES` elements from `p` into a vector whose other lanes are 0, through a
 /// local buffer (the portable partial load).
 ///
@@ -600,6 +640,7 @@ forward_tier_op!(impl[T: SimdElement, Op: WithSimd<T>] for Generic<T, Op>, outpu
 #[inline(always)]
 pub(crate) unsafe fn load_partial<T: SimdElement, S: Simd<T>>(s: S, p: *const T, n: usize) -> S::V {
     debug_assert!(n <= S::LANES);
+    debug_assert_elements::<T>(p, n);
     let mut buf = [T::ZERO; 16];
     // SAFETY: the caller guarantees `n` readable elements at `p`; `buf` has room for
     // `n <= LANES <= 16` and does not overlap `p`.
@@ -615,6 +656,7 @@ pub(crate) unsafe fn load_partial<T: SimdElement, S: Simd<T>>(s: S, p: *const T,
 #[inline(always)]
 pub(crate) unsafe fn store_partial<T: SimdElement, S: Simd<T>>(s: S, p: *mut T, n: usize, v: S::V) {
     debug_assert!(n <= S::LANES);
+    debug_assert_elements::<T>(p, n);
     let mut buf = [T::ZERO; 16];
     // SAFETY: `buf` holds 16 >= LANES elements.
     unsafe { s.store(buf.as_mut_ptr(), v) };
@@ -633,6 +675,7 @@ pub(crate) unsafe fn gather<T: SimdElement, S: Simd<T>>(
     stride: usize,
     n: usize,
 ) -> S::V {
+    debug_assert_strided::<T>(p, stride, n, S::LANES);
     if stride == 1 {
         // SAFETY: n <= LANES contiguous readable elements.
         return unsafe {
@@ -664,6 +707,7 @@ pub(crate) unsafe fn scatter<T: SimdElement, S: Simd<T>>(
     n: usize,
     v: S::V,
 ) {
+    debug_assert_strided::<T>(p, stride, n, S::LANES);
     if stride == 1 {
         // SAFETY: n <= LANES contiguous writable elements.
         unsafe {
@@ -801,5 +845,42 @@ mod tests {
     fn primitives_on_every_tier() {
         primitives_match_scalar_semantics::<f32>(|v| u64::from(v.to_bits()));
         primitives_match_scalar_semantics::<f64>(f64::to_bits);
+    }
+
+    // The debug assertions of the load / store helpers (what the ASan stage of `.ci/run`,
+    // built with debug assertions, enforces on every access the kernels make).
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "is not aligned to 4 bytes")]
+    fn a_misaligned_element_pointer_is_caught() {
+        let words = [0u32; 4];
+        let misaligned = words.as_ptr().cast::<u8>().wrapping_add(1).cast::<f32>();
+        debug_assert_elements(misaligned, 1);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "overflows usize")]
+    fn a_stride_that_overflows_is_caught() {
+        let x = [0.0f64; 2];
+        debug_assert_strided(x.as_ptr(), usize::MAX / 2 + 1, 3, 4);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "lanes")]
+    fn more_elements_than_lanes_are_caught() {
+        let x = [0.0f64; 32];
+        debug_assert_strided(x.as_ptr(), 1, 17, 16);
+    }
+
+    #[test]
+    fn valid_element_pointers_pass() {
+        let x = [0.0f32; 8];
+        debug_assert_elements(x.as_ptr(), 8);
+        debug_assert_elements(x[3..].as_ptr(), 5);
+        debug_assert_strided(x.as_ptr(), 3, 3, 8);
+        debug_assert_strided(x.as_ptr(), usize::MAX, 1, 8);
+        debug_assert_strided(x.as_ptr(), 7, 0, 8);
     }
 }

@@ -5,7 +5,7 @@
 //! raw pointers.
 
 use super::dispatch::Level;
-use super::{Isa, V3, V4};
+use super::{debug_assert_elements, Isa, V3, V4};
 use pulp::bytemuck::cast;
 use pulp::Simd as _;
 use std::arch::x86_64::*;
@@ -52,6 +52,7 @@ impl Isa for V3 {
 
     #[inline(always)]
     unsafe fn load_first_f32s(self, p: *const f32, n: usize) -> Self::f32s {
+        debug_assert_elements(p, n);
         // A masked load (`vmaskmovps`): lanes outside the mask read nothing and cannot
         // fault. Cheap on Zen 3 and Intel alike.
         // SAFETY: AVX is available (token); only the first `n` elements are accessed,
@@ -60,12 +61,15 @@ impl Isa for V3 {
     }
     #[inline(always)]
     unsafe fn load_first_f64s(self, p: *const f64, n: usize) -> Self::f64s {
+        debug_assert_elements(p, n);
         // SAFETY: as `load_first_f32s`.
         cast(unsafe { self.avx._mm256_maskload_pd(p, first_lanes_mask(n, 2)) })
     }
 
     #[inline(always)]
     unsafe fn store_first_f32s(self, p: *mut f32, n: usize, v: Self::f32s) {
+        debug_assert!((1..=8).contains(&n), "{n} lanes of 8");
+        debug_assert_elements(p.cast_const(), n);
         // Not `vmaskmovps` as a store: on Zen 3 it costs ~13 cycles (measured: 4.1 ns per
         // store at 3.2 GHz vs 0.3 ns for a plain store). Split `n` into plain 128/64/32-bit
         // stores instead.
@@ -99,6 +103,8 @@ impl Isa for V3 {
     }
     #[inline(always)]
     unsafe fn store_first_f64s(self, p: *mut f64, n: usize, v: Self::f64s) {
+        debug_assert!((1..=4).contains(&n), "{n} lanes of 4");
+        debug_assert_elements(p.cast_const(), n);
         let v: __m256d = cast(v);
         // SAFETY: AVX is available (token); every store writes inside `p..p + n` (caller),
         // and `p` is 8-byte aligned as any `*mut f64` into a slice.
@@ -129,6 +135,11 @@ fn first_lanes_mask(n: usize, words_per_lane: usize) -> __m256i {
     static TABLE: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
     // `1 <= n <= lanes` (the callers' contract) gives `0 <= start <= 7`: eight words from
     // there stay inside the 16-word table.
+    debug_assert!(
+        (1..=8 / words_per_lane).contains(&n),
+        "{n} lanes of {}",
+        8 / words_per_lane
+    );
     let start = 8 - n * words_per_lane;
     let mut words = [0i32; 8];
     words.copy_from_slice(&TABLE[start..start + 8]);
