@@ -467,6 +467,7 @@ fn param<'a>(
         name,
         value: w.view_mut().into_dyn(),
         grad: g.view_mut().into_dyn(),
+        rows: None,
     }
 }
 
@@ -696,10 +697,10 @@ fn train_refuses_corpora_and_windows_that_do_not_fit() {
         let e = run(&mut model, &corpus, cfg(b, t)).unwrap_err();
         assert!(e.to_string().contains("too few"), "{e}");
     }
-    // Ids >= V in the corpus: the layer's error.
+    // Ids >= V in the corpus: the model's error, naming its argument.
     let e = run(&mut model, &[0, 1, 9, 2, 3], cfg(1, 2)).unwrap_err();
     assert!(
-        e.to_string().contains("`ids`") || e.to_string().contains("`targets`"),
+        e.to_string().contains("`xs`") || e.to_string().contains("`ts`"),
         "{e}"
     );
     // Then a valid run trains.

@@ -486,16 +486,19 @@ impl<T: Float> Parameters<T> for TimeRnn<T> {
                 name: "wx",
                 value: self.wx.view_mut().into_dyn(),
                 grad: self.grad_wx.view_mut().into_dyn(),
+                rows: None,
             },
             ParamMut {
                 name: "wh",
                 value: self.wh.view_mut().into_dyn(),
                 grad: self.grad_wh.view_mut().into_dyn(),
+                rows: None,
             },
             ParamMut {
                 name: "b",
                 value: self.b.view_mut().into_dyn(),
                 grad: self.grad_b.view_mut().into_dyn(),
+                rows: None,
             },
         ]
     }
