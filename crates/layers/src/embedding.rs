@@ -247,14 +247,22 @@ fn accumulate_rows<T: Float>(
     }
 }
 
-impl<T: Float> Parameters<T> for Embedding<T> {
-    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
-        vec![ParamMut {
+impl<T: Float> Embedding<T> {
+    /// The parameters (`w`, row-sparse) as [`Parameters::params_mut`] gives them, in an array:
+    /// no allocation, for a training step that must not touch the heap.
+    pub fn param_array(&mut self) -> [ParamMut<'_, T>; 1] {
+        [ParamMut {
             name: "w",
             value: self.w.view_mut().into_dyn(),
             grad: self.grad_w.view_mut().into_dyn(),
             rows: Some(&self.rows),
         }]
+    }
+}
+
+impl<T: Float> Parameters<T> for Embedding<T> {
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
+        self.param_array().into()
     }
 }
 

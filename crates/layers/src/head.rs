@@ -581,11 +581,13 @@ fn row_softmax<T: Float>(row: &mut [T], target: u32, ignore: Option<u32>, pass: 
     sum.to_f64().ln() - shifted_target.to_f64()
 }
 
-impl<T: Float> Parameters<T> for LmHead<T> {
-    /// `w` then `b`. The packed `W` is rebuilt before the next pass.
-    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
+impl<T: Float> LmHead<T> {
+    /// The parameters (`w`, `b`) as [`Parameters::params_mut`] gives them, in an array: no
+    /// allocation, for a training step that must not touch the heap. The packed `W` is
+    /// rebuilt before the next pass.
+    pub fn param_array(&mut self) -> [ParamMut<'_, T>; 2] {
         self.packed_stale = true;
-        vec![
+        [
             ParamMut::dense(
                 "w",
                 self.w.view_mut().into_dyn(),
@@ -597,5 +599,12 @@ impl<T: Float> Parameters<T> for LmHead<T> {
                 self.grad_b.view_mut().into_dyn(),
             ),
         ]
+    }
+}
+
+impl<T: Float> Parameters<T> for LmHead<T> {
+    /// `w` then `b`. The packed `W` is rebuilt before the next pass.
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
+        self.param_array().into()
     }
 }

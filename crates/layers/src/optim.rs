@@ -13,8 +13,8 @@ use ndarray::Axis;
 use rayon::prelude::*;
 use recur_kernels::{Error, Float, Parallelism, Result};
 
-/// Elements per chunk of the parallel element-wise updates and per leaf of the norm's
-/// summation tree (fixed: the results do not depend on the thread count).
+/// Elements per leaf of the norm's summation tree (fixed: the norm does not depend on the
+/// thread count), and the unit in which element-wise updates are split over threads.
 const CHUNK: usize = 4096;
 
 /// Updates parameters from their gradients.
@@ -32,6 +32,12 @@ pub trait Optimizer<T> {
     fn set_parallelism(&mut self, par: Parallelism) {
         let _ = par;
     }
+}
+
+/// Elements per task of an element-wise update over `len` elements on `threads` threads:
+/// one task per thread (few rayon jobs: the pool's queues do not grow), whole chunks.
+fn per_thread(len: usize, threads: usize) -> usize {
+    len.div_ceil(CHUNK).div_ceil(threads.max(1)).max(1) * CHUNK
 }
 
 /// Checks that a row-sparse parameter's `rows` are strictly increasing and inside its
@@ -139,8 +145,9 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
                     if threads <= 1 {
                         recur_kernels::axpy(-lr, g, w)?;
                     } else {
-                        w.par_chunks_mut(CHUNK)
-                            .zip(g.par_chunks(CHUNK))
+                        let per = per_thread(w.len(), threads);
+                        w.par_chunks_mut(per)
+                            .zip(g.par_chunks(per))
                             .try_for_each(|(w, g)| recur_kernels::axpy(-lr, g, w))?;
                     }
                 }
@@ -242,12 +249,14 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             }
             let threads = threads_for_elems(self.par, p.value.len());
             match (p.value.as_slice_mut(), p.grad.as_slice()) {
-                (Some(w), Some(g)) if threads > 1 => w
-                    .par_chunks_mut(CHUNK)
-                    .zip(g.par_chunks(CHUNK))
-                    .zip(m.par_chunks_mut(CHUNK))
-                    .zip(v.par_chunks_mut(CHUNK))
-                    .for_each(|(((w, g), m), v)| update(w, g, m, v)),
+                (Some(w), Some(g)) if threads > 1 => {
+                    let per = per_thread(w.len(), threads);
+                    w.par_chunks_mut(per)
+                        .zip(g.par_chunks(per))
+                        .zip(m.par_chunks_mut(per))
+                        .zip(v.par_chunks_mut(per))
+                        .for_each(|(((w, g), m), v)| update(w, g, m, v))
+                }
                 (Some(w), Some(g)) => update(w, g, m, v),
                 _ => {
                     let grads = p.grad.iter();
@@ -427,7 +436,7 @@ pub fn clip_grads_with<T: Float>(
                     }
                 }
                 (None, Some(g)) if threads > 1 => g
-                    .par_chunks_mut(CHUNK)
+                    .par_chunks_mut(per_thread(g.len(), threads))
                     .for_each(|g| recur_kernels::scale(rate, g)),
                 (None, Some(g)) => recur_kernels::scale(rate, g),
                 (_, None) => p.grad.mapv_inplace(|g| g * rate),
