@@ -467,6 +467,7 @@ fn param<'a>(
         name,
         value: w.view_mut().into_dyn(),
         grad: g.view_mut().into_dyn(),
+        rows: None,
     }
 }
 

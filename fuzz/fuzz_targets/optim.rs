@@ -184,6 +184,7 @@ fn run<T: Float>(inp: &Input) {
                 name: "p",
                 value: v.view_mut().into_dyn(),
                 grad: g.view_mut().into_dyn(),
+                rows: None,
             })
             .collect();
         // Whether every input is moderate: then the f64 model is compared with.

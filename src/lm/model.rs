@@ -1,23 +1,47 @@
 //! `SimpleRnnlm`: the book's chapter 5 language model, Embedding → TimeRnn (stateful) →
-//! TimeAffine → softmax cross-entropy.
+//! TimeAffine → softmax cross-entropy, the last two fused in one [`LmHead`].
 
 use super::rng::Rng;
-use recur_kernels::{Float, Parallelism, Result};
+use recur_kernels::error::fmt_shape;
+use recur_kernels::{Error, Float, Parallelism, Result};
 use recur_layers::ndarray::{Array1, Array2, ArrayView2, ArrayView3};
-use recur_layers::{Embedding, ParamMut, Parameters, SoftmaxCrossEntropy, TimeAffine, TimeRnn};
+use recur_layers::optim::{clip_grads_with, Optimizer};
+use recur_layers::{Embedding, LmHead, ParamMut, Parameters, TimeRnn};
 
 /// The book's `SimpleRnnlm`: ids `(T, N)` → embedding `(T, N, D)` → stateful TimeRnn
-/// `(T, N, H)` → TimeAffine `(T, N, V)` → mean softmax cross-entropy against the next ids.
+/// `(T, N, H)` → affine `(T, N, V)` → mean softmax cross-entropy against the next ids.
+///
+/// The affine layer and the loss are one fused [`LmHead`]: a training step keeps one
+/// `(T·N, V)` buffer (the gradient of the scores), evaluation none. The embedding's
+/// gradient is row-sparse (only the rows of the window's ids).
+///
+/// ```
+/// use recur::lm::SimpleRnnlm;
+/// use recur::layers::ndarray::array;
+/// let mut m = SimpleRnnlm::<f64>::new(5, 3, 4, 1);
+/// let (xs, ts) = (array![[0u32, 1], [2, 3]], array![[1u32, 2], [3, 4]]); // (T, N) = (2, 2)
+/// let loss = m.forward(xs.view(), ts.view())?;
+/// assert!((loss - 5f64.ln()).abs() < 0.1); // about ln V when untrained
+/// m.backward()?;
+/// assert_eq!(m.embed.grad_rows(), &[0, 1, 2, 3]);
+/// // A bad target is refused before anything runs: the carried state does not move.
+/// let state = m.rnn.state().map(|s| s.to_owned());
+/// assert!(m.forward(xs.view(), array![[1u32, 2], [3, 5]].view()).is_err());
+/// assert_eq!(m.rnn.state().map(|s| s.to_owned()), state);
+/// # Ok::<(), recur::kernels::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct SimpleRnnlm<T> {
     /// `W_embed: (V, D)`.
     pub embed: Embedding<T>,
     /// `Wx: (D, H)`, `Wh: (H, H)`, `b: (H)`.
     pub rnn: TimeRnn<T>,
-    /// `W: (H, V)`, `b: (V)`.
-    pub affine: TimeAffine<T>,
-    /// The loss.
-    pub loss: SoftmaxCrossEntropy<T>,
+    /// The output layer and the loss: `W: (H, V)`, `b: (V)` (the safetensors `fc.*`).
+    pub affine: LmHead<T>,
+    /// Whether the layers hold one training forward's state (not `evaluate`'s/`scores`').
+    backward_ready: bool,
+    /// The threads of [`SimpleRnnlm::set_parallelism`], for the clipping of `train_step`.
+    par: Parallelism,
 }
 
 fn randn<T: Float>(rng: &mut Rng, rows: usize, cols: usize, scale: f64) -> Array2<T> {
@@ -92,8 +116,9 @@ impl<T: Float> SimpleRnnlm<T> {
         Ok(SimpleRnnlm {
             embed: Embedding::new(w_embed),
             rnn,
-            affine: TimeAffine::new(w_affine, b_affine)?,
-            loss: SoftmaxCrossEntropy::new(),
+            affine: LmHead::new(w_affine, b_affine)?,
+            backward_ready: false,
+            par: Parallelism::Auto,
         })
     }
 
@@ -106,43 +131,176 @@ impl<T: Float> SimpleRnnlm<T> {
         )
     }
 
-    /// Threads for every GEMM of the model.
+    /// Threads for every layer of the model (the results do not depend on them).
     pub fn set_parallelism(&mut self, par: Parallelism) {
+        self.par = par;
+        self.embed.set_parallelism(par);
         self.rnn.set_parallelism(par);
         self.affine.set_parallelism(par);
+    }
+
+    /// Checks the inputs of a window (and `ts`, if given) against the model and its
+    /// carried state, before any layer runs.
+    fn check(
+        &self,
+        op: &'static str,
+        xs: &ArrayView2<'_, u32>,
+        ts: Option<&ArrayView2<'_, u32>>,
+    ) -> Result<()> {
+        let (t_len, n) = xs.dim();
+        let (v, _, h) = self.dims();
+        let out_of_range = |arg, ids: &ArrayView2<'_, u32>| {
+            ids.indexed_iter()
+                .find(|&(_, &id)| id as usize >= v)
+                .map(|((t, i), &id)| Error::IndexOutOfRange {
+                    op,
+                    arg,
+                    position: format!("[t={t}, n={i}]"),
+                    index: id as usize,
+                    bound: v,
+                })
+        };
+        if let Some(e) = out_of_range("xs", xs) {
+            return Err(e);
+        }
+        if let Some(ts) = ts {
+            if ts.dim() != xs.dim() {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    arg: "ts",
+                    expected: format!("(T, N) = ({t_len}, {n}) of xs"),
+                    got: fmt_shape(&[ts.nrows(), ts.ncols()]),
+                });
+            }
+            if let Some(e) = out_of_range("ts", ts) {
+                return Err(e);
+            }
+        }
+        if let Some(state) = self.rnn.state() {
+            if state.nrows() != n {
+                return Err(Error::ShapeMismatch {
+                    op,
+                    arg: "xs",
+                    expected: format!(
+                        "(T, N) = ({t_len}, {}): N of the carried state (N, H) = ({}, {h})",
+                        state.nrows(),
+                        state.nrows()
+                    ),
+                    got: fmt_shape(&[t_len, n]),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Scores `(T, N, V)` of the next word after each of `xs: (T, N)` (carrying state).
     ///
     /// # Errors
-    /// Those of the layers (an id `>= V`, a batch size that differs from the carried
-    /// state's).
+    /// [`Error::IndexOutOfRange`] naming `xs` for an id `>= V`, [`Error::ShapeMismatch`]
+    /// naming `xs` if its batch size differs from the carried state's. The model is
+    /// unchanged.
     pub fn scores(&mut self, xs: ArrayView2<'_, u32>) -> Result<ArrayView3<'_, T>> {
+        self.check("SimpleRnnlm::scores", &xs, None)?;
+        self.backward_ready = false;
         let e = self.embed.forward(xs)?;
         let hs = self.rnn.forward(e)?;
-        self.affine.forward(hs)
+        self.affine.scores(hs)
     }
 
-    /// The mean loss of predicting `ts: (T, N)` from `xs: (T, N)`.
+    /// The mean loss of predicting `ts: (T, N)` from `xs: (T, N)`, carrying the state and
+    /// keeping what [`SimpleRnnlm::backward`] needs.
     ///
     /// # Errors
-    /// As [`SimpleRnnlm::scores`], and a target `>= V`.
+    /// As [`SimpleRnnlm::scores`], and naming `ts` if it is not `(T, N)` of `xs` or holds
+    /// an id `>= V`. Everything is checked before any layer runs: on `Err` the model (its
+    /// carried state, and what the next `backward` computes) is unchanged.
     pub fn forward(&mut self, xs: ArrayView2<'_, u32>, ts: ArrayView2<'_, u32>) -> Result<T> {
+        self.check("SimpleRnnlm::forward", &xs, Some(&ts))?;
+        self.backward_ready = false;
         let e = self.embed.forward(xs)?;
         let hs = self.rnn.forward(e)?;
-        let ys = self.affine.forward(hs)?;
-        self.loss.forward(ys, ts)
+        let loss = self.affine.forward(hs, ts)?;
+        self.backward_ready = true;
+        Ok(loss)
+    }
+
+    /// The same loss as [`SimpleRnnlm::forward`] (and the state carried the same way),
+    /// for evaluation: the head keeps no `(T·N, V)` buffer. A `backward` after it (before
+    /// the next `forward`) is an error.
+    ///
+    /// # Errors
+    /// As [`SimpleRnnlm::forward`]; the model is unchanged.
+    pub fn evaluate(&mut self, xs: ArrayView2<'_, u32>, ts: ArrayView2<'_, u32>) -> Result<T> {
+        self.check("SimpleRnnlm::evaluate", &xs, Some(&ts))?;
+        self.backward_ready = false;
+        let e = self.embed.forward(xs)?;
+        let hs = self.rnn.forward(e)?;
+        self.affine.evaluate(hs, ts)
     }
 
     /// Back-propagates the last forward's loss into every parameter gradient.
     ///
     /// # Errors
-    /// [`recur_kernels::Error::InvalidState`] before any forward.
+    /// [`Error::InvalidState`] unless the last call that ran the layers was a successful
+    /// `forward` (not `evaluate` or `scores`).
     pub fn backward(&mut self) -> Result<()> {
-        let dys = self.loss.backward(T::ONE)?;
-        let dhs = self.affine.backward(dys)?;
+        if !self.backward_ready {
+            return Err(Error::InvalidState {
+                op: "SimpleRnnlm::backward",
+                reason: "backward needs a forward first (evaluate and scores keep nothing for it)",
+            });
+        }
+        let dhs = self.affine.backward(T::ONE)?;
         let dxs = self.rnn.backward(dhs)?;
         self.embed.backward(dxs)
+    }
+
+    /// Every parameter with its gradient, in the order of [`Parameters::params_mut`]
+    /// (`embed.w` row-sparse, `rnn.wx`, `rnn.wh`, `rnn.b`, `affine.w`, `affine.b`), in an
+    /// array: a training step built on it does not allocate.
+    pub fn param_array(&mut self) -> [ParamMut<'_, T>; 6] {
+        let [e] = self.embed.param_array();
+        let [wx, wh, b] = self.rnn.param_array();
+        let [w, bf] = self.affine.param_array();
+        [e, wx, wh, b, w, bf]
+    }
+
+    /// One training step on a window: forward, backward, global-norm clipping at
+    /// `max_grad` (if given) and the optimizer's update, all with the model's threads and
+    /// without touching the heap once the buffers have their sizes. Returns the loss.
+    ///
+    /// ```
+    /// use recur::lm::SimpleRnnlm;
+    /// use recur::layers::{ndarray::array, Sgd};
+    /// let mut m = SimpleRnnlm::<f32>::new(5, 3, 4, 1);
+    /// let (xs, ts) = (array![[0u32, 1], [2, 3]], array![[1u32, 2], [3, 4]]);
+    /// let mut sgd = Sgd::new(0.5);
+    /// let first = m.train_step(xs.view(), ts.view(), Some(0.25), &mut sgd)?;
+    /// m.reset_state();
+    /// let second = m.train_step(xs.view(), ts.view(), Some(0.25), &mut sgd)?;
+    /// assert!(second < first);
+    /// # Ok::<(), recur::kernels::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SimpleRnnlm::forward`] (then nothing changed), a non-finite gradient norm
+    /// when clipping (the weights are not updated), and the optimizer's errors.
+    pub fn train_step<O: Optimizer<T> + ?Sized>(
+        &mut self,
+        xs: ArrayView2<'_, u32>,
+        ts: ArrayView2<'_, u32>,
+        max_grad: Option<T>,
+        optimizer: &mut O,
+    ) -> Result<T> {
+        let loss = self.forward(xs, ts)?;
+        self.backward()?;
+        let par = self.par;
+        let mut params = self.param_array();
+        if let Some(max) = max_grad {
+            clip_grads_with(&mut params, max, par)?;
+        }
+        optimizer.step(&mut params)?;
+        Ok(loss)
     }
 
     /// Forgets the carried hidden state.
@@ -153,9 +311,6 @@ impl<T: Float> SimpleRnnlm<T> {
 
 impl<T: Float> Parameters<T> for SimpleRnnlm<T> {
     fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
-        let mut p = self.embed.params_mut();
-        p.extend(self.rnn.params_mut());
-        p.extend(self.affine.params_mut());
-        p
+        self.param_array().into()
     }
 }

@@ -253,7 +253,7 @@ pub fn eval_perplexity<T: Float>(
     let mut total = 0.0f64;
     for _ in 0..windows {
         let (xs, ts) = batcher.next_window(corpus)?;
-        total += model.forward(xs.view(), ts.view())?.to_f64();
+        total += model.evaluate(xs.view(), ts.view())?.to_f64();
     }
     model.reset_state();
     Ok((total / windows as f64).exp())

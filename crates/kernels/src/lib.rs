@@ -47,7 +47,7 @@ pub(crate) mod vmath;
 
 pub use dispatch::{simd_level, Level};
 pub use element::Float;
-pub use elementwise::{axpy, exp_inplace};
+pub use elementwise::{axpy, exp_inplace, exp_shifted_sum, max_value, scale};
 pub use error::{Error, Result};
 pub use gemm::reference;
 pub use gemm::{gemm, gemm_packed, gemm_with, Epilogue, PackedB, Parallelism, PAR_MIN_FLOPS};

@@ -196,11 +196,13 @@ impl<T: Float> Parameters<T> for TimeAffine<T> {
                 name: "w",
                 value: self.w.view_mut().into_dyn(),
                 grad: self.grad_w.view_mut().into_dyn(),
+                rows: None,
             },
             ParamMut {
                 name: "b",
                 value: self.b.view_mut().into_dyn(),
                 grad: self.grad_b.view_mut().into_dyn(),
+                rows: None,
             },
         ]
     }

@@ -1,16 +1,24 @@
 //! The embedding layer: a lookup of rows of a `(V, D)` table by token id.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err};
+use crate::util::{buffer_len, shape_err, threads_for_elems};
 use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut2};
-use recur_kernels::{Error, Float, Result};
+use rayon::prelude::*;
+use recur_kernels::{Error, Float, Parallelism, Result};
 
 /// Embedding: token ids `(T, N)` → vectors `(T, N, D)`, row `ids[t, n]` of the weight
 /// table `w: (V, D)`.
 ///
-/// Forward copies rows; backward scatter-adds `dout` into `grad_w`, so an id that occurs
-/// several times accumulates all its gradients (sequentially, in `(t, n)` order: the
+/// Forward copies rows; backward sums `dout` into the rows of `grad_w` of the ids seen, so
+/// an id that occurs several times accumulates all its gradients (in `(t, n)` order: the
 /// result does not depend on thread count).
+///
+/// The gradient is **row-sparse**: [`Embedding::grad_rows`] lists the touched rows (sorted,
+/// without repeats), and every other row of [`Embedding::grad_w`] is exactly zero. A
+/// backward costs `O(T·N·D)`, not `O(V·D)` (it zeroes only the rows the previous backward
+/// touched), and the optimizers and [`crate::clip_grads`] visit the touched rows only
+/// (see [`ParamMut::rows`]). At `V = 10,000` and `T·N = 700` that is at most 7% of the
+/// table per step.
 ///
 /// ```
 /// use recur_layers::{Embedding, ndarray::{array, Array2}};
@@ -33,6 +41,11 @@ pub struct Embedding<T> {
     shape: Option<(usize, usize)>,
     /// Output buffer `(T, N, D)`.
     out: Vec<T>,
+    /// Rows of `grad_w` the last backward touched, sorted, without repeats.
+    rows: Vec<u32>,
+    /// `(id, position)` of every position of the last forward, sorted (scratch).
+    order: Vec<(u32, usize)>,
+    par: Parallelism,
 }
 
 impl<T: Float> Embedding<T> {
@@ -46,7 +59,22 @@ impl<T: Float> Embedding<T> {
             ids: Vec::new(),
             shape: None,
             out: Vec::new(),
+            rows: Vec::new(),
+            order: Vec::new(),
+            par: Parallelism::Auto,
         }
+    }
+
+    /// How many threads forward (the row copies) and backward (the row sums) may use.
+    /// The results do not depend on it.
+    pub fn set_parallelism(&mut self, par: Parallelism) {
+        self.par = par;
+    }
+
+    /// The rows of [`Embedding::grad_w`] the last backward touched: the distinct ids of
+    /// the last forward, sorted (empty before any backward). All other rows are zero.
+    pub fn grad_rows(&self) -> &[u32] {
+        &self.rows
     }
 
     /// `V`, the vocabulary size.
@@ -70,7 +98,8 @@ impl<T: Float> Embedding<T> {
     }
 
     /// The gradient of the loss with respect to the table, `(V, D)`, from the last
-    /// `backward` (zeros before any).
+    /// `backward` (zeros before any): nonzero only in the rows of
+    /// [`Embedding::grad_rows`].
     pub fn grad_w(&self) -> ArrayView2<'_, T> {
         self.grad_w.view()
     }
@@ -109,9 +138,21 @@ impl<T: Float> Embedding<T> {
         self.out.resize(total, T::ZERO);
         if d > 0 {
             let table = self.w.as_slice().expect("weights are stored row-major");
-            for (row, &id) in self.out.chunks_exact_mut(d).zip(&self.ids) {
-                let id = id as usize;
-                row.copy_from_slice(&table[id * d..(id + 1) * d]);
+            let copy = |out: &mut [T], ids: &[u32]| {
+                for (row, &id) in out.chunks_exact_mut(d).zip(ids) {
+                    let id = id as usize;
+                    row.copy_from_slice(&table[id * d..(id + 1) * d]);
+                }
+            };
+            let threads = threads_for_elems(self.par, total);
+            if threads <= 1 {
+                copy(&mut self.out, &self.ids);
+            } else {
+                let per = self.ids.len().div_ceil(threads).max(1);
+                self.out
+                    .par_chunks_mut(per * d)
+                    .zip(self.ids.par_chunks(per))
+                    .for_each(|(out, ids)| copy(out, ids));
             }
         }
         self.shape = Some((t_len, n_len));
@@ -120,7 +161,8 @@ impl<T: Float> Embedding<T> {
     }
 
     /// Backward: `grad_w = 0`, then `grad_w[ids[t, n]] += dout[t, n]` for every `(t, n)`
-    /// of the last forward. `dout: (T, N, D)`, any memory order. Overwrites `grad_w`.
+    /// of the last forward, the positions of one id added in `(t, n)` order.
+    /// `dout: (T, N, D)`, any memory order. Overwrites `grad_w` and [`Embedding::grad_rows`].
     ///
     /// # Errors
     /// [`Error::InvalidState`] before any `forward`; [`Error::ShapeMismatch`] naming `dout`
@@ -141,33 +183,88 @@ impl<T: Float> Embedding<T> {
                 &[a, b, c],
             ));
         }
-        self.grad_w.fill(T::ZERO);
-        if d == 0 {
-            return Ok(());
-        }
         let grad = self
             .grad_w
             .as_slice_mut()
             .expect("gradients are stored row-major");
-        let dout = dout.as_standard_layout();
-        let dout = dout.as_slice().expect("standard layout is contiguous");
-        for (row, &id) in dout.chunks_exact(d).zip(&self.ids) {
-            let id = id as usize;
-            for (g, &x) in grad[id * d..(id + 1) * d].iter_mut().zip(row) {
-                *g += x;
+        // Only the rows of the previous backward can be nonzero.
+        if d > 0 {
+            for &id in &self.rows {
+                let id = id as usize;
+                grad[id * d..(id + 1) * d].fill(T::ZERO);
             }
         }
+        // Positions sorted by (id, position): the keys are distinct, so the unstable
+        // (allocation-free) sort has one result.
+        self.order.clear();
+        self.order
+            .extend(self.ids.iter().enumerate().map(|(pos, &id)| (id, pos)));
+        self.order.sort_unstable();
+        self.rows.clear();
+        self.rows.extend(self.order.iter().map(|&(id, _)| id));
+        self.rows.dedup();
+        if d == 0 {
+            return Ok(());
+        }
+        let dout = dout.as_standard_layout();
+        let dout = dout.as_slice().expect("standard layout is contiguous");
+        let threads = threads_for_elems(self.par, self.order.len().saturating_mul(d));
+        accumulate_rows(&self.order, grad, 0, dout, d, threads);
         Ok(())
+    }
+}
+
+/// `table[id] += dout[pos]` for the `(id, pos)` of `order` (sorted), where `table` holds
+/// the rows from `first_row` on. Splits `order` at an id boundary near its middle and the
+/// table at that id, so each row is summed by one thread, in position order.
+fn accumulate_rows<T: Float>(
+    order: &[(u32, usize)],
+    table: &mut [T],
+    first_row: usize,
+    dout: &[T],
+    d: usize,
+    threads: usize,
+) {
+    if threads > 1 && order.len() >= 2 {
+        let mid_id = order[order.len() / 2].0;
+        let mid = order.partition_point(|&(id, _)| id < mid_id);
+        if mid > 0 {
+            let (lo, hi) = order.split_at(mid);
+            let (tlo, thi) = table.split_at_mut((mid_id as usize - first_row) * d);
+            rayon::join(
+                || accumulate_rows(lo, tlo, first_row, dout, d, threads / 2),
+                || accumulate_rows(hi, thi, mid_id as usize, dout, d, threads - threads / 2),
+            );
+            return;
+        }
+    }
+    for &(id, pos) in order {
+        let r = (id as usize - first_row) * d;
+        for (g, &x) in table[r..r + d]
+            .iter_mut()
+            .zip(&dout[pos * d..(pos + 1) * d])
+        {
+            *g += x;
+        }
+    }
+}
+
+impl<T: Float> Embedding<T> {
+    /// The parameters (`w`, row-sparse) as [`Parameters::params_mut`] gives them, in an array:
+    /// no allocation, for a training step that must not touch the heap.
+    pub fn param_array(&mut self) -> [ParamMut<'_, T>; 1] {
+        [ParamMut {
+            name: "w",
+            value: self.w.view_mut().into_dyn(),
+            grad: self.grad_w.view_mut().into_dyn(),
+            rows: Some(&self.rows),
+        }]
     }
 }
 
 impl<T: Float> Parameters<T> for Embedding<T> {
     fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
-        vec![ParamMut {
-            name: "w",
-            value: self.w.view_mut().into_dyn(),
-            grad: self.grad_w.view_mut().into_dyn(),
-        }]
+        self.param_array().into()
     }
 }
 

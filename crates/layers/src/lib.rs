@@ -3,8 +3,8 @@
 //! The layers of a recurrent language model, forward and backward, on top of the SIMD
 //! kernels of `recur-kernels`: [`Embedding`] and [`TimeRnn`] (the vanilla tanh RNN of the
 //! book "Deep Learning from Scratch 2", chapter 5, unrolled over `T` steps), plus what
-//! training one needs: [`TimeAffine`], [`SoftmaxCrossEntropy`], [`Sgd`], [`Adam`] and
-//! [`clip_grads`].
+//! training one needs: [`TimeAffine`], [`SoftmaxCrossEntropy`], their fusion [`LmHead`]
+//! (one `(T·N, V)` buffer instead of three), [`Sgd`], [`Adam`] and [`clip_grads`].
 //!
 //! ## Notation
 //! | letter | meaning |
@@ -34,6 +34,7 @@
 
 pub mod affine;
 pub mod embedding;
+pub mod head;
 pub mod layout;
 pub mod optim;
 pub mod param;
@@ -42,9 +43,10 @@ pub mod time_rnn;
 
 pub use affine::TimeAffine;
 pub use embedding::Embedding;
+pub use head::LmHead;
 pub use layout::{ids_to_batch_major, ids_to_time_major, to_batch_major, to_time_major};
 pub use ndarray;
-pub use optim::{clip_grads, Adam, Optimizer, Sgd};
+pub use optim::{clip_grads, clip_grads_with, Adam, Optimizer, Sgd};
 pub use param::{ParamMut, Parameters};
 pub use recur_kernels::{Error, Float, Parallelism, Result};
 pub use softmax::SoftmaxCrossEntropy;
@@ -82,6 +84,31 @@ pub(crate) mod util {
             len.checked_mul(std::mem::size_of::<T>())
                 .is_some_and(|bytes| bytes <= isize::MAX as usize)
         })
+    }
+
+    /// How many threads a pass over `work` units (flops or elements) may use: 1 below
+    /// [`PAR_MIN_FLOPS`](recur_kernels::PAR_MIN_FLOPS), otherwise what `par` allows.
+    pub(crate) fn threads_for(par: recur_kernels::Parallelism, work: usize) -> usize {
+        use recur_kernels::Parallelism;
+        if work < recur_kernels::PAR_MIN_FLOPS {
+            return 1;
+        }
+        match par {
+            Parallelism::Serial => 1,
+            Parallelism::Rayon(0) | Parallelism::Auto => rayon::current_num_threads().max(1),
+            Parallelism::Rayon(n) => n,
+        }
+    }
+
+    /// Memory-bound passes over fewer elements than this run on one thread.
+    pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
+
+    /// How many threads a memory-bound pass over `elems` elements may use.
+    pub(crate) fn threads_for_elems(par: recur_kernels::Parallelism, elems: usize) -> usize {
+        threads_for(
+            par,
+            elems.saturating_mul(recur_kernels::PAR_MIN_FLOPS / PAR_MIN_ELEMS),
+        )
     }
 
     /// `ShapeMismatch` with `expected` written as `(T, N, D) = (_, _, 3)` style text.

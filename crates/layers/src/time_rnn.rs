@@ -479,25 +479,36 @@ fn check_b<T>(op: &'static str, h: usize, b: ArrayView1<'_, T>) -> Result<()> {
     Ok(())
 }
 
-impl<T: Float> Parameters<T> for TimeRnn<T> {
-    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
+impl<T: Float> TimeRnn<T> {
+    /// The parameters (`wx`, `wh`, `b`) as [`Parameters::params_mut`] gives them, in an array:
+    /// no allocation, for a training step that must not touch the heap.
+    pub fn param_array(&mut self) -> [ParamMut<'_, T>; 3] {
         self.invalidate_packed();
-        vec![
+        [
             ParamMut {
                 name: "wx",
                 value: self.wx.view_mut().into_dyn(),
                 grad: self.grad_wx.view_mut().into_dyn(),
+                rows: None,
             },
             ParamMut {
                 name: "wh",
                 value: self.wh.view_mut().into_dyn(),
                 grad: self.grad_wh.view_mut().into_dyn(),
+                rows: None,
             },
             ParamMut {
                 name: "b",
                 value: self.b.view_mut().into_dyn(),
                 grad: self.grad_b.view_mut().into_dyn(),
+                rows: None,
             },
         ]
+    }
+}
+
+impl<T: Float> Parameters<T> for TimeRnn<T> {
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
+        self.param_array().into()
     }
 }

@@ -258,6 +258,7 @@ impl Params {
                 name: "p",
                 value: v.view_mut(),
                 grad: g.view_mut(),
+                rows: None,
             })
             .collect()
     }

@@ -19,7 +19,7 @@ fn param<'a>(
     value: ArrayViewMutD<'a, f64>,
     grad: ArrayViewMutD<'a, f64>,
 ) -> ParamMut<'a, f64> {
-    ParamMut { name, value, grad }
+    ParamMut::dense(name, value, grad)
 }
 
 /// The bias `(0.1, 0.2, 0.3, 0.4)` in three memory orders: contiguous, every other
