@@ -261,10 +261,24 @@ macro_rules! impl_simd_element {
             }
             #[inline(always)]
             fn load_tail<P: Isa>(p: P, x: &[$t]) -> P::$v {
+                // pulp's AVX2 partial loads and stores jump into a table of inline
+                // assembly, which Miri cannot run: under Miri the AVX2 tier takes the
+                // portable copy through a buffer instead, so the rest of it can be checked.
+                #[cfg(miri)]
+                if P::LEVEL == Level::Avx2 {
+                    // SAFETY: `x` is readable for `x.len() <= LANES` elements (the tail
+                    // contract, asserted in `load_partial`).
+                    return unsafe { load_partial::<$t, P>(p, x.as_ptr(), x.len()) };
+                }
                 p.$partial_load(x)
             }
             #[inline(always)]
             fn store_tail<P: Isa>(p: P, x: &mut [$t], v: P::$v) {
+                #[cfg(miri)]
+                if P::LEVEL == Level::Avx2 {
+                    // SAFETY: as in `load_tail`, for writes.
+                    return unsafe { store_partial::<$t, P>(p, x.as_mut_ptr(), x.len(), v) };
+                }
                 p.$partial_store(x, v)
             }
             #[inline(always)]
