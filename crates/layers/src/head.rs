@@ -60,6 +60,9 @@ pub struct LmHead<T> {
     /// `W` packed for the GEMM; rebuilt before a pass after the weights may have changed.
     packed: PackedB<T>,
     packed_stale: bool,
+    /// The SIMD tier `packed` was made for ([`recur_kernels::simd_level`]): a pass on
+    /// another tier (`dispatch::with_level`) repacks first.
+    packed_level: &'static str,
     ignore_label: Option<u32>,
     block_rows: Option<usize>,
     par: Parallelism,
@@ -114,6 +117,7 @@ impl<T: Float> LmHead<T> {
             b: b.as_standard_layout().into_owned(),
             packed,
             packed_stale: false,
+            packed_level: recur_kernels::simd_level(),
             ignore_label: None,
             block_rows: None,
             par: Parallelism::Auto,
@@ -266,7 +270,8 @@ impl<T: Float> LmHead<T> {
     }
 
     fn repack_if_stale(&mut self) -> Result<()> {
-        if self.packed_stale {
+        let level = recur_kernels::simd_level();
+        if self.packed_stale || self.packed_level != level {
             let (h, v) = self.w.dim();
             self.packed.repack(MatRef::from_slice(
                 self.w.as_slice().expect("row-major"),
@@ -274,6 +279,7 @@ impl<T: Float> LmHead<T> {
                 v,
             )?)?;
             self.packed_stale = false;
+            self.packed_level = level;
         }
         Ok(())
     }

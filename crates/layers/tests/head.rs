@@ -326,3 +326,23 @@ fn new_weights_through_params_mut_are_used() {
         fresh.scores(hs.view()).unwrap()
     );
 }
+
+#[test]
+fn every_simd_tier_gives_the_unfused_result() {
+    use recur_kernels::dispatch::{available_levels, with_level};
+    let mut rng = Rng::new(8);
+    let (w, b) = weights(&mut rng, 9, 40);
+    let (hs, ts) = inputs(&mut rng, 4, 3, 9, 40);
+    let (w, b, hs) = (f32s(&w), f32s(&b), f32s(&hs));
+    let (l0, gw0, _, _) = unfused(&w, &b, &hs, &ts);
+    // One head across tiers: its packed W follows the tier.
+    let mut head = LmHead::new(w, b).unwrap().with_ignore_label(Some(IGNORE));
+    for level in available_levels() {
+        with_level(level, || {
+            let l = head.forward(hs.view(), ts.view()).unwrap();
+            assert!((l - l0).abs() <= 1e-5 * l0, "{level:?}");
+            head.backward(1.0).unwrap();
+            assert!(max_diff(head.grad_w(), gw0.view()) <= 1e-5, "{level:?}");
+        });
+    }
+}
