@@ -6,8 +6,7 @@ use super::error::{LmError, LmResult};
 use super::model::SimpleRnnlm;
 use recur_kernels::Float;
 use recur_layers::ndarray::Array2;
-use recur_layers::optim::{clip_grads, Optimizer};
-use recur_layers::Parameters;
+use recur_layers::optim::Optimizer;
 use std::time::Instant;
 
 /// Batching and optimisation settings.
@@ -198,13 +197,9 @@ pub fn train<T: Float, O: Optimizer<T> + ?Sized>(
         left -= run;
         for w in 0..run {
             let (xs, ts) = batcher.next_window(corpus)?;
-            let loss = model.forward(xs.view(), ts.view())?.to_f64();
-            model.backward()?;
-            let mut params = model.params_mut();
-            if let Some(max) = cfg.max_grad {
-                clip_grads(&mut params, T::from_f64(max))?;
-            }
-            optimizer.step(&mut params)?;
+            let loss = model
+                .train_step(xs.view(), ts.view(), cfg.max_grad.map(T::from_f64), optimizer)?
+                .to_f64();
             total += loss;
             on_window(w, run, loss);
         }
