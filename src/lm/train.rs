@@ -198,7 +198,12 @@ pub fn train<T: Float, O: Optimizer<T> + ?Sized>(
         for w in 0..run {
             let (xs, ts) = batcher.next_window(corpus)?;
             let loss = model
-                .train_step(xs.view(), ts.view(), cfg.max_grad.map(T::from_f64), optimizer)?
+                .train_step(
+                    xs.view(),
+                    ts.view(),
+                    cfg.max_grad.map(T::from_f64),
+                    optimizer,
+                )?
                 .to_f64();
             total += loss;
             on_window(w, run, loss);
