@@ -1,6 +1,6 @@
 //! recur's TimeRnn forward and forward+backward on the peer harness's shapes, printed as
-//! the JSON lines of the peer harness's `rnn.sh` (oneDNN; not in this repository; system `recur` here), timed the same way: 0.05 s
-//! of warm-up that estimates the call time, then enough calls for `ANCHOR_MIN_TIME` (0.3)
+//! the JSON lines of its `rnn.sh` (oneDNN's RNN primitive; the harness is kept outside
+//! this repository), system `recur`, timed the same way: 0.05 s of warm-up that estimates the call time, then enough calls for `ANCHOR_MIN_TIME` (0.3)
 //! seconds and at least `ANCHOR_MIN_REPS` (5), each timed alone; the median is reported.
 //!
 //! ```text
