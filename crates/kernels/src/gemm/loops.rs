@@ -187,7 +187,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                 for q in 0..split.panels {
                     let (r0, h) = split.panel(q);
                     let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
-                    pack_a::<T, S>(panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
+                    pack_a::<T, S>(s, panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
                 }
                 let a_src = dst.as_ptr();
                 let blk = Block {
@@ -249,7 +249,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
         for q in 0..split.panels {
             let (r0, h) = split.panel(q);
             let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
-            pack_a::<T, S>(panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
+            pack_a::<T, S>(s, panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
         }
         let a = dst.as_ptr();
         let (first, last) = (pc == 0, pc + kc >= k);

@@ -202,10 +202,14 @@ unsafe fn pack_lines<T: Float>(
             unsafe { *to.add(q * width) = *from.add(q * step) };
         }
     }
-    for x in valid..lines {
+    // The zero lines column by column: contiguous stores (line by line, the compiler
+    // emits AVX-512 scatters).
+    if valid < lines {
         for q in 0..len {
-            // SAFETY: x < lines, q < len (caller).
-            unsafe { *out.add(x + q * width) = T::ZERO };
+            for x in valid..lines {
+                // SAFETY: x < lines, q < len (caller).
+                unsafe { *out.add(x + q * width) = T::ZERO };
+            }
         }
     }
 }
@@ -395,7 +399,7 @@ mod sse {
 /// Packs `a` (`h x kc`, `h <= MR`) into one `MR`-row micro-panel stored column by column
 /// (element `(i, p)` at `p * MR + i`), rows `h..MR` zero-padded.
 #[inline(always)]
-pub(crate) fn pack_a<T: VMath, S: Kernel<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
+pub(crate) fn pack_a<T: VMath, S: Kernel<T>>(s: S, a: MatRef<'_, T>, dst: &mut [T]) {
     let mr = S::MR;
     let (h, kc) = (a.rows(), a.cols());
     assert!(h <= mr && dst.len() >= mr * kc);
@@ -408,6 +412,33 @@ pub(crate) fn pack_a<T: VMath, S: Kernel<T>>(a: MatRef<'_, T>, dst: &mut [T]) {
         if cs == 1 {
             // Rows of A contiguous (the usual row-major A): a transpose into the panel.
             transpose_lines(src, rs, out, mr, h, mr, kc);
+            return;
+        }
+        if rs == 1 {
+            // Columns of A contiguous (a transposed view, as in a weight gradient
+            // `X^T · dY`): each panel column is `MR / LANES` vector copies, the padding
+            // rows zeros from a masked load. (The element loop below became AVX-512
+            // gathers, microcoded on AMD Zen 4.)
+            let lanes = S::LANES;
+            for p in 0..kc {
+                let (from, to) = (src.wrapping_add(p * cs), out.add(p * mr));
+                for i0 in (0..mr).step_by(lanes) {
+                    let n = lanes.min(mr - i0);
+                    let valid = h.saturating_sub(i0).min(n);
+                    let v = if valid == lanes {
+                        s.load(from.add(i0))
+                    } else if valid > 0 {
+                        s.load_first(from.add(i0), valid)
+                    } else {
+                        s.splat(T::ZERO)
+                    };
+                    if n == lanes {
+                        s.store(to.add(i0), v);
+                    } else {
+                        s.store_first(to.add(i0), n, v);
+                    }
+                }
+            }
             return;
         }
         if h == mr {
@@ -458,15 +489,15 @@ mod tests {
         let a = MatRef::from_slice(&d, 5, 2).unwrap();
         let mut out = vec![f64::NAN; 2 * 4 * 2];
         // Scalar: MR = 4; two panels, the second one zero-padded.
-        pack_a::<f64, Scalar>(a.submatrix(0, 0, 4, 2).unwrap(), &mut out[..8]);
-        pack_a::<f64, Scalar>(a.submatrix(4, 0, 1, 2).unwrap(), &mut out[8..]);
+        pack_a::<f64, Scalar>(Scalar, a.submatrix(0, 0, 4, 2).unwrap(), &mut out[..8]);
+        pack_a::<f64, Scalar>(Scalar, a.submatrix(4, 0, 1, 2).unwrap(), &mut out[8..]);
         assert_eq!(&out[..8], &[1.0, 3.0, 5.0, 7.0, 2.0, 4.0, 6.0, 8.0]);
         assert_eq!(&out[8..], &[9.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 0.0]);
         let dt: Vec<f64> = (0..10).map(|i| d[(i % 5) * 2 + i / 5]).collect(); // 2 x 5
         let at = MatRef::from_slice(&dt, 2, 5).unwrap().t();
         let mut out2 = vec![f64::NAN; 16];
-        pack_a::<f64, Scalar>(at.submatrix(0, 0, 4, 2).unwrap(), &mut out2[..8]);
-        pack_a::<f64, Scalar>(at.submatrix(4, 0, 1, 2).unwrap(), &mut out2[8..]);
+        pack_a::<f64, Scalar>(Scalar, at.submatrix(0, 0, 4, 2).unwrap(), &mut out2[..8]);
+        pack_a::<f64, Scalar>(Scalar, at.submatrix(4, 0, 1, 2).unwrap(), &mut out2[8..]);
         assert_eq!(out, out2);
     }
 
