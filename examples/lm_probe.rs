@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .find_map(|a| a.strip_prefix("iters="))
         .map_or(Ok(3), str::parse)?;
-    let mut model = SimpleRnnlm::<f32>::new(v, d, h, 1);
+    let mut model = SimpleRnnlm::<f32>::new(v, d, h, 1)?;
     model.set_parallelism(Parallelism::Serial);
     let mut sgd = Sgd::new(0.1f32);
     let mut loss = 0.0;

@@ -79,7 +79,7 @@ fn steady_state_passes_do_not_allocate() {
     // threads, the head's row blocks, the embedding's rows, the norm's tree and the
     // optimizer's chunks would split.
     for (par, adam) in [(Parallelism::Serial, false), (Parallelism::Serial, true)] {
-        let mut model = SimpleRnnlm::<f32>::new(2000, 240, 64, 1);
+        let mut model = SimpleRnnlm::<f32>::new(2000, 240, 64, 1).unwrap();
         model.set_parallelism(par);
         model.affine.set_block_rows(8).unwrap();
         let mut opt: Box<dyn Optimizer<f32>> = if adam {

@@ -637,7 +637,7 @@ fn model_files_that_do_not_fit_are_clear_errors() {
     t[0].2 = vec![10];
     assert!(msg(&file_with(&t)).contains("embed.weight"));
     // A round trip still works after all that.
-    let model = SimpleRnnlm::<f32>::new(4, 2, 2, 7);
+    let model = SimpleRnnlm::<f32>::new(4, 2, 2, 7).unwrap();
     assert_eq!(
         from_bytes::<f32>(&to_bytes(&model).unwrap())
             .unwrap()
@@ -673,7 +673,7 @@ fn corpus_file_errors_name_the_file() {
 #[test]
 fn train_refuses_corpora_and_windows_that_do_not_fit() {
     let corpus: Vec<u32> = (0..20).map(|i| i % 4).collect();
-    let mut model = SimpleRnnlm::<f32>::new(4, 3, 3, 1);
+    let mut model = SimpleRnnlm::<f32>::new(4, 3, 3, 1).unwrap();
     let cfg = |batch, time| TrainConfig {
         batch,
         time,
@@ -711,4 +711,46 @@ fn train_refuses_corpora_and_windows_that_do_not_fit() {
     let stats = run(&mut model, &corpus, cfg(2, 3)).unwrap();
     assert_eq!(stats.len(), 1);
     assert!(stats[0].loss.is_finite());
+}
+
+#[test]
+fn simple_rnnlm_new_refuses_absurd_sizes_before_allocating() {
+    let cases: [(usize, usize, usize, &str, &str); 5] = [
+        (10, 4, 1 << 32, "`h`", "more elements than usize counts"),
+        (
+            usize::MAX,
+            2,
+            3,
+            "`v` and `d`",
+            "more elements than usize counts",
+        ),
+        (
+            0,
+            usize::MAX,
+            2,
+            "`d` and `h`",
+            "more elements than usize counts",
+        ),
+        // Each weight fits in usize, the whole model does not fit in MAX_PARAMS.
+        (
+            1 << 20,
+            1 << 11,
+            1,
+            "`v` and `d`",
+            "at most 1073741824 parameters",
+        ),
+        (2, 2, 1 << 16, "`h`", "at most 1073741824 parameters"),
+    ];
+    for (v, d, h, arg, part) in cases {
+        let e = SimpleRnnlm::<f32>::new(v, d, h, 1).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, LmError::Config(_)), "{msg}");
+        assert!(msg.contains(arg) && msg.contains(part), "{msg}");
+        assert!(msg.contains(&format!("v = {v}, d = {d}, h = {h}")), "{msg}");
+    }
+    // Zero sizes are allowed (empty weights).
+    assert_eq!(
+        SimpleRnnlm::<f64>::new(0, 0, 0, 1).unwrap().dims(),
+        (0, 0, 0)
+    );
 }

@@ -16,7 +16,7 @@ fn training_approaches_the_optimal_perplexity() {
     let train_c = Corpus::from_text(&src.generate(20_000, 1), None);
     let test_c = Corpus::extend_text(&src.generate(5_000, 2), None, train_c.vocab.clone());
     let v = test_c.vocab.len();
-    let mut model = SimpleRnnlm::<f32>::new(v, 16, 32, 3);
+    let mut model = SimpleRnnlm::<f32>::new(v, 16, 32, 3).unwrap();
     let cfg = TrainConfig {
         batch: 20,
         time: 10,
@@ -50,7 +50,7 @@ fn training_approaches_the_optimal_perplexity() {
 fn sgd_reduces_the_loss_in_f64_too() {
     let src = MarkovSource::new(10, 5);
     let c = Corpus::from_text(&src.generate(3_000, 1), None);
-    let mut model = SimpleRnnlm::<f64>::new(c.vocab.len(), 8, 8, 1);
+    let mut model = SimpleRnnlm::<f64>::new(c.vocab.len(), 8, 8, 1).unwrap();
     let cfg = TrainConfig {
         batch: 5,
         time: 5,
@@ -78,7 +78,7 @@ fn save_then_load_gives_bit_identical_outputs() {
     let path = path.to_str().unwrap();
     let src = MarkovSource::new(12, 1);
     let c = Corpus::from_text(&src.generate(2_000, 1), None);
-    let mut model = SimpleRnnlm::<f32>::new(c.vocab.len(), 6, 5, 9);
+    let mut model = SimpleRnnlm::<f32>::new(c.vocab.len(), 6, 5, 9).unwrap();
     let cfg = TrainConfig {
         batch: 4,
         time: 5,
@@ -124,7 +124,7 @@ fn corpus_edge_cases() {
     std::fs::write(&empty, "").unwrap();
     let c = Corpus::from_file(empty.to_str().unwrap(), None).unwrap();
     assert!(c.ids.is_empty());
-    let mut model = SimpleRnnlm::<f32>::new(1, 2, 2, 1);
+    let mut model = SimpleRnnlm::<f32>::new(1, 2, 2, 1).unwrap();
     let cfg = TrainConfig {
         batch: 2,
         time: 2,
@@ -191,7 +191,7 @@ fn chapter_5_run_learns_on_ptb() {
     let data = TrainData::from_files(&ptb("ptb.train.txt"), None, Some(1000))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(data.vocab, 418);
-    let mut model = SimpleRnnlm::<f32>::new(data.vocab, 100, 100, 1);
+    let mut model = SimpleRnnlm::<f32>::new(data.vocab, 100, 100, 1).unwrap();
     let cfg = TrainConfig {
         batch: 10,
         time: 5,

@@ -26,7 +26,7 @@ fn snapshot(m: &mut SimpleRnnlm<f32>) -> (Vec<Vec<f32>>, Option<Array2<f32>>) {
 #[test]
 fn fused_model_equals_the_unfused_chain() {
     let (v, d, h, t, n) = (97, 8, 12, 6, 5);
-    let mut m = SimpleRnnlm::<f32>::new(v, d, h, 7);
+    let mut m = SimpleRnnlm::<f32>::new(v, d, h, 7).unwrap();
     m.affine.set_block_rows(4).unwrap();
     let mut emb = Embedding::new(m.embed.weight().to_owned());
     let mut rnn = m.rnn.clone();
@@ -86,7 +86,7 @@ fn fused_model_equals_the_unfused_chain() {
 fn a_refused_window_changes_nothing() {
     let (v, t, n) = (20, 4, 3);
     for bad in 0..4 {
-        let mut m = SimpleRnnlm::<f32>::new(v, 5, 6, 1);
+        let mut m = SimpleRnnlm::<f32>::new(v, 5, 6, 1).unwrap();
         let (xs, ts) = window(t, n, v, 0);
         m.forward(xs.view(), ts.view()).unwrap();
         m.backward().unwrap();
@@ -117,7 +117,7 @@ fn a_refused_window_changes_nothing() {
         m.backward().unwrap();
         assert!(snapshot(&mut m) == before, "case {bad}: {e}");
         // And the model goes on as if the refused call had not happened.
-        let mut twin = SimpleRnnlm::<f32>::new(v, 5, 6, 1);
+        let mut twin = SimpleRnnlm::<f32>::new(v, 5, 6, 1).unwrap();
         let (xs, ts) = window(t, n, v, 0);
         twin.forward(xs.view(), ts.view()).unwrap();
         let (xs1, ts1) = window(t, n, v, 1);
@@ -131,7 +131,7 @@ fn a_refused_window_changes_nothing() {
 #[test]
 fn evaluate_is_forward_without_backward() {
     let v = 50;
-    let mut a = SimpleRnnlm::<f32>::new(v, 6, 9, 2);
+    let mut a = SimpleRnnlm::<f32>::new(v, 6, 9, 2).unwrap();
     let mut b = a.clone();
     for shift in 0..3 {
         let (xs, ts) = window(5, 4, v, shift);
@@ -155,7 +155,7 @@ fn training_steps_do_not_depend_on_threads() {
         .build()
         .unwrap();
     let run = |par: Parallelism| {
-        let mut m = SimpleRnnlm::<f32>::new(v, d, h, 5);
+        let mut m = SimpleRnnlm::<f32>::new(v, d, h, 5).unwrap();
         m.set_parallelism(par);
         m.affine.set_block_rows(16).unwrap();
         let mut sgd = recur::layers::Sgd::new(0.5);

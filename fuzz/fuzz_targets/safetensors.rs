@@ -169,9 +169,9 @@ fuzz_target!(|inp: Input| {
         } => {
             let (v, d, h) = (v as usize % 6, d as usize % 5, h as usize % 5);
             let mut bytes = if f64_model {
-                to_bytes(&recur::lm::SimpleRnnlm::<f64>::new(v, d, h, 1))
+                to_bytes(&recur::lm::SimpleRnnlm::<f64>::new(v, d, h, 1).expect("tiny sizes"))
             } else {
-                to_bytes(&recur::lm::SimpleRnnlm::<f32>::new(v, d, h, 1))
+                to_bytes(&recur::lm::SimpleRnnlm::<f32>::new(v, d, h, 1).expect("tiny sizes"))
             }
             .expect("a new model saves");
             if !bytes.is_empty() {

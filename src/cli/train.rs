@@ -132,7 +132,7 @@ fn train_typed<T: Float>(args: &TrainArgs) -> LmResult<()> {
         Some(path) => model_file::load_for_vocab(path, &data.words)?,
         None => {
             check_model_size(data.vocab, args.wordvec, args.hidden, args.batch, args.time)?;
-            SimpleRnnlm::new(data.vocab, args.wordvec, args.hidden, args.seed)
+            SimpleRnnlm::new(data.vocab, args.wordvec, args.hidden, args.seed)?
         }
     };
     if args.threads == 1 {

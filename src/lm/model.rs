@@ -2,6 +2,7 @@
 //! TimeAffine → softmax cross-entropy, the last two fused in one [`LmHead`].
 
 use super::rng::Rng;
+use super::{LmError, LmResult};
 use recur_kernels::error::fmt_shape;
 use recur_kernels::{Error, Float, Parallelism, Result};
 use recur_layers::ndarray::{Array1, Array2, ArrayView2, ArrayView3};
@@ -18,7 +19,7 @@ use recur_layers::{Embedding, LmHead, ParamMut, Parameters, TimeRnn};
 /// ```
 /// use recur::lm::SimpleRnnlm;
 /// use recur::layers::ndarray::array;
-/// let mut m = SimpleRnnlm::<f64>::new(5, 3, 4, 1);
+/// let mut m = SimpleRnnlm::<f64>::new(5, 3, 4, 1)?;
 /// let (xs, ts) = (array![[0u32, 1], [2, 3]], array![[1u32, 2], [3, 4]]); // (T, N) = (2, 2)
 /// let loss = m.forward(xs.view(), ts.view())?;
 /// assert!((loss - 5f64.ln()).abs() < 0.1); // about ln V when untrained
@@ -28,7 +29,7 @@ use recur_layers::{Embedding, LmHead, ParamMut, Parameters, TimeRnn};
 /// let state = m.rnn.state().map(|s| s.to_owned());
 /// assert!(m.forward(xs.view(), array![[1u32, 2], [3, 5]].view()).is_err());
 /// assert_eq!(m.rnn.state().map(|s| s.to_owned()), state);
-/// # Ok::<(), recur::kernels::Error>(())
+/// # Ok::<(), recur::lm::LmError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct SimpleRnnlm<T> {
@@ -44,35 +45,108 @@ pub struct SimpleRnnlm<T> {
     par: Parallelism,
 }
 
-fn randn<T: Float>(rng: &mut Rng, rows: usize, cols: usize, scale: f64) -> Array2<T> {
-    Array2::from_shape_simple_fn((rows, cols), || T::from_f64(rng.normal() * scale))
+/// `rows x cols` normal draws times `scale`, allocated fallibly (`what` names the weight
+/// in the error). The caller has checked that `rows · cols` fits in
+/// [`SimpleRnnlm::MAX_PARAMS`].
+fn randn<T: Float>(
+    rng: &mut Rng,
+    what: &str,
+    rows: usize,
+    cols: usize,
+    scale: f64,
+) -> LmResult<Array2<T>> {
+    let len = rows * cols; // cannot overflow: checked against MAX_PARAMS by the caller
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| {
+        LmError::Config(format!(
+            "SimpleRnnlm::new: cannot allocate {what} ({rows}, {cols}) = {len} elements of {}",
+            T::NAME
+        ))
+    })?;
+    data.extend((0..len).map(|_| T::from_f64(rng.normal() * scale)));
+    Ok(Array2::from_shape_vec((rows, cols), data).expect("rows * cols elements"))
 }
 
 impl<T: Float> SimpleRnnlm<T> {
+    /// The most parameters (`V·D + D·H + H·H + H + H·V + V` elements) that
+    /// [`SimpleRnnlm::new`] builds: 2^30. Training needs about four times this many
+    /// elements of `T` (weights, gradients, Adam's two moments) plus the activations.
+    pub const MAX_PARAMS: usize = 1 << 30;
+
     /// The book's initialisation from `seed`: `W_embed ~ N(0,1)/100`, `Wx ~ N(0,1)/√D`,
     /// `Wh ~ N(0,1)/√H`, `W_affine ~ N(0,1)/√H`, zero biases; the RNN is stateful.
+    /// Sizes of zero are allowed (the model then has empty weights).
     ///
     /// ```
     /// use recur::lm::SimpleRnnlm;
-    /// let m = SimpleRnnlm::<f32>::new(418, 100, 100, 1);
+    /// let m = SimpleRnnlm::<f32>::new(418, 100, 100, 1)?;
     /// assert_eq!(m.embed.weight().dim(), (418, 100));
     /// assert!(m.rnn.is_stateful());
+    /// // Absurd sizes are refused before anything is allocated, naming the argument.
+    /// let e = SimpleRnnlm::<f32>::new(418, 100, 1 << 32, 1).unwrap_err();
+    /// assert!(e.to_string().contains("h = 4294967296"), "{e}");
+    /// # Ok::<(), recur::lm::LmError>(())
     /// ```
-    pub fn new(v: usize, d: usize, h: usize, seed: u64) -> Self {
+    ///
+    /// # Errors
+    /// [`LmError::Config`] naming `v`, `d` or `h` if a weight's element count overflows
+    /// `usize` or the parameters exceed [`SimpleRnnlm::MAX_PARAMS`], and if the memory
+    /// for a weight cannot be allocated.
+    pub fn new(v: usize, d: usize, h: usize, seed: u64) -> LmResult<Self> {
+        Self::check_sizes(v, d, h)?;
         let mut rng = Rng::new(seed);
-        let w_embed = randn(&mut rng, v, d, 0.01);
-        let wx = randn(&mut rng, d, h, 1.0 / (d.max(1) as f64).sqrt());
-        let wh = randn(&mut rng, h, h, 1.0 / (h.max(1) as f64).sqrt());
-        let w_aff = randn(&mut rng, h, v, 1.0 / (h.max(1) as f64).sqrt());
-        Self::from_weights(
+        let w_embed = randn(&mut rng, "W_embed (V, D)", v, d, 0.01)?;
+        let wx = randn(&mut rng, "Wx (D, H)", d, h, 1.0 / (d.max(1) as f64).sqrt())?;
+        let wh = randn(&mut rng, "Wh (H, H)", h, h, 1.0 / (h.max(1) as f64).sqrt())?;
+        let w_aff = randn(
+            &mut rng,
+            "W_affine (H, V)",
+            h,
+            v,
+            1.0 / (h.max(1) as f64).sqrt(),
+        )?;
+        Ok(Self::from_weights(
             w_embed,
             wx,
             wh,
             Array1::from_elem(h, T::ZERO),
             w_aff,
             Array1::from_elem(v, T::ZERO),
-        )
-        .expect("shapes built consistently")
+        )?)
+    }
+
+    /// `Err` naming the argument(s) if the weights of `(V, D, H)` have more elements than
+    /// `usize` counts or than [`SimpleRnnlm::MAX_PARAMS`].
+    fn check_sizes(v: usize, d: usize, h: usize) -> LmResult<()> {
+        let sizes = format!("v = {v}, d = {d}, h = {h}");
+        // Each weight with the arguments its size grows with.
+        let weights = [
+            ("W_embed (V, D)", "`v` and `d`", v.checked_mul(d)),
+            ("Wx (D, H)", "`d` and `h`", d.checked_mul(h)),
+            ("Wh (H, H)", "`h`", h.checked_mul(h)),
+            ("W_affine (H, V)", "`h` and `v`", h.checked_mul(v)),
+        ];
+        let mut total = v.checked_add(h);
+        for (what, args, len) in weights {
+            let Some(len) = len else {
+                return Err(LmError::Config(format!(
+                    "SimpleRnnlm::new: {args} too large: {what} has more elements than usize counts ({sizes})"
+                )));
+            };
+            total = total.and_then(|t| t.checked_add(len));
+        }
+        let max = Self::MAX_PARAMS;
+        match total {
+            Some(total) if total <= max => Ok(()),
+            _ => {
+                // Name the arguments of the largest weight.
+                let (what, args, _) = weights.iter().max_by_key(|w| w.2).expect("four weights");
+                Err(LmError::Config(format!(
+                    "SimpleRnnlm::new: {args} too large: expected at most {max} parameters (SimpleRnnlm::MAX_PARAMS), got {} with {what} the largest ({sizes})",
+                    total.map_or_else(|| "more than usize counts".to_string(), |t| t.to_string())
+                )))
+            }
+        }
     }
 
     /// A model from explicit weights: `w_embed: (V, D)`, `wx: (D, H)`, `wh: (H, H)`,
@@ -272,14 +346,14 @@ impl<T: Float> SimpleRnnlm<T> {
     /// ```
     /// use recur::lm::SimpleRnnlm;
     /// use recur::layers::{ndarray::array, Sgd};
-    /// let mut m = SimpleRnnlm::<f32>::new(5, 3, 4, 1);
+    /// let mut m = SimpleRnnlm::<f32>::new(5, 3, 4, 1)?;
     /// let (xs, ts) = (array![[0u32, 1], [2, 3]], array![[1u32, 2], [3, 4]]);
     /// let mut sgd = Sgd::new(0.5);
     /// let first = m.train_step(xs.view(), ts.view(), Some(0.25), &mut sgd)?;
     /// m.reset_state();
     /// let second = m.train_step(xs.view(), ts.view(), Some(0.25), &mut sgd)?;
     /// assert!(second < first);
-    /// # Ok::<(), recur::kernels::Error>(())
+    /// # Ok::<(), recur::lm::LmError>(())
     /// ```
     ///
     /// # Errors

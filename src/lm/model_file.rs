@@ -114,7 +114,7 @@ fn check_finite<T: Float>(name: &str, values: impl Iterator<Item = T>) -> LmResu
 /// use recur::lm::{model_file, Corpus, SimpleRnnlm};
 /// use std::collections::BTreeMap;
 /// let corpus = Corpus::from_text("the cat sat\n", None); // V = 4 with <eos>
-/// let model = SimpleRnnlm::<f32>::new(4, 3, 5, 1);
+/// let model = SimpleRnnlm::<f32>::new(4, 3, 5, 1)?;
 /// let train = BTreeMap::from([("lr".to_string(), "0.1".to_string())]);
 /// let bytes = model_file::to_bytes_with(&model, Some(&corpus.vocab), &train)?;
 /// let saved = model_file::read::<f32>(&bytes)?;
@@ -389,7 +389,7 @@ pub fn load<T: Float>(path: impl AsRef<Path>) -> LmResult<SavedModel<T>> {
 /// use std::collections::BTreeMap;
 /// let path = std::env::temp_dir().join(format!("recur-doc-init-{}.safetensors", std::process::id()));
 /// let corpus = Corpus::from_text("the cat sat\n", None); // V = 4
-/// let model = SimpleRnnlm::<f32>::new(4, 3, 4, 1);
+/// let model = SimpleRnnlm::<f32>::new(4, 3, 4, 1)?;
 /// model_file::save(&model, Some(&corpus.vocab), &BTreeMap::new(), &path)?;
 /// assert_eq!(model_file::load_for_vocab::<f32>(&path, &corpus.vocab)?.dims(), (4, 3, 4));
 /// // The same number of words, in another order: refused, naming the first difference.
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn roundtrip_is_bit_identical() {
-        let mut m = SimpleRnnlm::<f32>::new(11, 5, 7, 3);
+        let mut m = SimpleRnnlm::<f32>::new(11, 5, 7, 3).unwrap();
         let bytes = to_bytes(&m).unwrap();
         // The same model, the same bytes (the header's keys are sorted).
         for _ in 0..8 {
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn bad_files_are_clear_errors() {
-        let m = SimpleRnnlm::<f64>::new(5, 2, 3, 1);
+        let m = SimpleRnnlm::<f64>::new(5, 2, 3, 1).unwrap();
         let bytes = to_bytes(&m).unwrap();
         let err = from_bytes::<f64>(&bytes[..bytes.len() - 9]).unwrap_err();
         assert!(matches!(err, LmError::ModelFile(_)), "{err}");
@@ -477,13 +477,13 @@ mod tests {
 
     #[test]
     fn non_finite_weights_are_refused_on_save_and_load() {
-        let mut m = SimpleRnnlm::<f32>::new(5, 2, 3, 1);
+        let mut m = SimpleRnnlm::<f32>::new(5, 2, 3, 1).unwrap();
         let good = to_bytes(&m).unwrap();
         m.affine.params_mut()[0].value.as_slice_mut().unwrap()[4] = f32::NAN;
         let err = to_bytes(&m).unwrap_err().to_string();
         assert!(err.contains("fc.weight") && err.contains("NaN"), "{err}");
         // The same NaN written by another program: refused on load, naming the tensor.
-        let m64 = SimpleRnnlm::<f64>::new(5, 2, 3, 1);
+        let m64 = SimpleRnnlm::<f64>::new(5, 2, 3, 1).unwrap();
         let mut bytes = to_bytes(&m64).unwrap();
         let st = SafeTensors::deserialize(&good).unwrap();
         assert!(st.tensor("embed.weight").is_ok());
@@ -503,7 +503,7 @@ mod tests {
     fn the_vocabulary_and_settings_round_trip() {
         let corpus = crate::lm::Corpus::from_text("b a c\n a \"q\" ü\n", None);
         let v = corpus.vocab.len();
-        let m = SimpleRnnlm::<f64>::new(v, 2, 3, 1);
+        let m = SimpleRnnlm::<f64>::new(v, 2, 3, 1).unwrap();
         let train = BTreeMap::from([("optimizer".to_string(), "Sgd".to_string())]);
         let saved = read::<f64>(&to_bytes_with(&m, Some(&corpus.vocab), &train).unwrap()).unwrap();
         assert_eq!(saved.vocab.as_ref(), Some(&corpus.vocab));

@@ -10,7 +10,7 @@ use recur_layers::optim::{Adam, Optimizer, Sgd};
 /// use recur::lm::{train, OptimizerKind, SimpleRnnlm, TrainConfig};
 /// let kind = OptimizerKind::Sgd;
 /// let mut opt = kind.build::<f32>(kind.default_lr())?;
-/// let mut model = SimpleRnnlm::<f32>::new(3, 2, 2, 1);
+/// let mut model = SimpleRnnlm::<f32>::new(3, 2, 2, 1)?;
 /// let corpus: Vec<u32> = (0..50).map(|i| i % 3).collect();
 /// let cfg = TrainConfig { batch: 2, time: 5, epochs: 1, ..TrainConfig::default() };
 /// let stats = train(&mut model, &corpus, &cfg, &mut *opt, |_, _, _| {}, |_| {})?;

@@ -264,7 +264,7 @@ pub fn eval_perplexity<T: Float>(
 ///
 /// ```
 /// use recur::lm::{eval_held_out, SimpleRnnlm};
-/// let mut model = SimpleRnnlm::<f32>::new(5, 4, 4, 1);
+/// let mut model = SimpleRnnlm::<f32>::new(5, 4, 4, 1)?;
 /// let text: Vec<u32> = (0..100).map(|i| i % 5).collect(); // too short for 10 x 35
 /// let ppl = eval_held_out(&mut model, &text)?;
 /// assert!(ppl > 1.0 && ppl < 10.0, "{ppl}"); // about V = 5 when untrained

@@ -57,6 +57,18 @@ pub enum Error {
         /// The shape whose element count overflows.
         shape: String,
     },
+    /// A buffer for an argument's size could not be allocated (the memory is not there):
+    /// refused before any work, instead of aborting the process.
+    AllocationFailed {
+        /// The operation that was called.
+        op: &'static str,
+        /// The argument whose size asks for the buffer.
+        arg: &'static str,
+        /// The shape of the buffer.
+        shape: String,
+        /// The bytes that were asked for.
+        bytes: usize,
+    },
     /// An index (e.g. a token id) is not below its bound (e.g. the vocabulary size `V`).
     IndexOutOfRange {
         /// The operation that was called.
@@ -134,6 +146,16 @@ impl fmt::Display for Error {
             Error::SizeOverflow { op, arg, shape } => write!(
                 f,
                 "{op}: argument `{arg}`: shape {shape} has more elements than usize can count"
+            ),
+            Error::AllocationFailed {
+                op,
+                arg,
+                shape,
+                bytes,
+            } => write!(
+                f,
+                "{op}: argument `{arg}`: a buffer of shape {shape} needs {bytes} bytes, which \
+                 could not be allocated"
             ),
             Error::IndexOutOfRange {
                 op,

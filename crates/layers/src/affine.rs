@@ -2,7 +2,7 @@
 //! as one GEMM over all steps.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err, standard};
+use crate::util::{buffer_len, reserve, shape_err, standard};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use recur_kernels::{gemm_with, Epilogue, Error, Float, MatMut, MatRef, Parallelism, Result};
 
@@ -111,13 +111,20 @@ impl<T: Float> TimeAffine<T> {
         // The output, and the copy of xs kept for backward (xs may be a broadcast view).
         let out_len = buffer_len::<T>(rows.checked_mul(v));
         let in_len = buffer_len::<T>(rows.checked_mul(h));
-        let (Some(out_len), Some(_)) = (out_len, in_len) else {
+        let (Some(out_len), Some(in_len)) = (out_len, in_len) else {
             return Err(Error::SizeOverflow {
                 op: "TimeAffine::forward",
                 arg: "xs",
                 shape: format!("(T, N, V) = ({t}, {n}, {v}) from (T, N, H) = ({t}, {n}, {h})"),
             });
         };
+        let op = "TimeAffine::forward";
+        reserve(&mut self.ys, out_len, op, "xs", || {
+            format!("(T, N, V) = ({t}, {n}, {v})")
+        })?;
+        reserve(&mut self.xs, in_len, op, "xs", || {
+            format!("(T, N, H) = ({t}, {n}, {h})")
+        })?;
         crate::util::copy_into(&mut self.xs, xs.view());
         self.ys.resize(out_len, T::ZERO);
         gemm_with(

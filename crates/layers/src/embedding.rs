@@ -1,7 +1,7 @@
 //! The embedding layer: a lookup of rows of a `(V, D)` table by token id.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err, threads_for_elems};
+use crate::util::{buffer_len, reserve, shape_err, threads_for_elems};
 use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut2};
 use rayon::prelude::*;
 use recur_kernels::{Error, Float, Parallelism, Result};
@@ -124,6 +124,15 @@ impl<T: Float> Embedding<T> {
                 arg: "ids",
                 shape: format!("(T, N, D) = ({t_len}, {n_len}, {d})"),
             })?;
+        let shape = || format!("(T, N, D) = ({t_len}, {n_len}, {d})");
+        reserve(&mut self.out, total, "Embedding::forward", "ids", shape)?;
+        reserve(
+            &mut self.ids,
+            t_len * n_len,
+            "Embedding::forward",
+            "ids",
+            shape,
+        )?;
         if let Some(((t, n), &id)) = ids.indexed_iter().find(|&(_, &id)| id as usize >= v_len) {
             return Err(Error::IndexOutOfRange {
                 op: "Embedding::forward",

@@ -3,7 +3,7 @@
 //! single `(T·N, V)` buffer in training and none in evaluation.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err, threads_for, threads_for_elems};
+use crate::util::{buffer_len, reserve, shape_err, threads_for, threads_for_elems};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 use recur_kernels::{
@@ -231,13 +231,14 @@ impl<T: Float> LmHead<T> {
         Ok((t_len, n))
     }
 
-    /// Checks `hs` and `targets` and returns `(T, N, count)`, before anything changes.
+    /// Checks the shapes of `hs` and `targets` and returns `(T, N)`, before anything
+    /// changes (and before [`LmHead::count_targets`] scans the targets).
     fn check(
         &self,
         op: &'static str,
         hs: &ArrayView3<'_, T>,
         targets: &ArrayView2<'_, u32>,
-    ) -> Result<(usize, usize, usize)> {
+    ) -> Result<(usize, usize)> {
         let (t_len, n) = self.check_hs(op, hs)?;
         if targets.dim() != (t_len, n) {
             let (a, b) = targets.dim();
@@ -248,6 +249,12 @@ impl<T: Float> LmHead<T> {
                 &[a, b],
             ));
         }
+        Ok((t_len, n))
+    }
+
+    /// The positions of `targets` that count (not the ignore label), or `Err` naming the
+    /// first target `>= V`.
+    fn count_targets(&self, op: &'static str, targets: &ArrayView2<'_, u32>) -> Result<usize> {
         let v = self.output_size();
         let ignore = self.ignore_label;
         let mut count = 0usize;
@@ -266,7 +273,7 @@ impl<T: Float> LmHead<T> {
             }
             count += 1;
         }
-        Ok((t_len, n, count))
+        Ok(count)
     }
 
     fn repack_if_stale(&mut self) -> Result<()> {
@@ -294,9 +301,19 @@ impl<T: Float> LmHead<T> {
     /// position of a target `>= V` (other than the ignore label); [`Error::SizeOverflow`]
     /// naming `hs` if `(T·N, V)` elements do not fit in memory. The head is unchanged.
     pub fn forward(&mut self, hs: ArrayView3<'_, T>, targets: ArrayView2<'_, u32>) -> Result<T> {
-        let (t_len, n, count) = self.check("LmHead::forward", &hs, &targets)?;
-        self.repack_if_stale()?;
+        let op = "LmHead::forward";
+        let (t_len, n) = self.check(op, &hs, &targets)?;
         let (rows, h, v) = (t_len * n, self.input_size(), self.output_size());
+        // Room first (sizes checked by `check`), then the scan of the targets.
+        let shape = || format!("(T, N, V) = ({t_len}, {n}, {v})");
+        reserve(&mut self.ds, rows * v, op, "hs", shape)?;
+        reserve(&mut self.row_loss, rows, op, "hs", shape)?;
+        reserve(&mut self.targets, rows, op, "hs", shape)?;
+        reserve(&mut self.hs, rows * h, op, "hs", || {
+            format!("(T, N, H) = ({t_len}, {n}, {h})")
+        })?;
+        let count = self.count_targets(op, &targets)?;
+        self.repack_if_stale()?;
         crate::util::copy_into(&mut self.hs, hs.view());
         crate::util::copy_into(&mut self.targets, targets.view());
         self.ds.resize(rows * v, T::ZERO);
@@ -339,9 +356,14 @@ impl<T: Float> LmHead<T> {
     /// # Errors
     /// As [`LmHead::forward`]; the head is unchanged.
     pub fn evaluate(&mut self, hs: ArrayView3<'_, T>, targets: ArrayView2<'_, u32>) -> Result<T> {
-        let (t_len, n, count) = self.check("LmHead::evaluate", &hs, &targets)?;
-        self.repack_if_stale()?;
+        let op = "LmHead::evaluate";
+        let (t_len, n) = self.check(op, &hs, &targets)?;
         let (rows, h, v) = (t_len * n, self.input_size(), self.output_size());
+        reserve(&mut self.eval_loss, rows, op, "hs", || {
+            format!("(T, N) = ({t_len}, {n})")
+        })?;
+        let count = self.count_targets(op, &targets)?;
+        self.repack_if_stale()?;
         let hs = hs.as_standard_layout();
         let hs = hs.as_slice().expect("standard layout");
         let targets = targets.as_standard_layout();
@@ -374,9 +396,13 @@ impl<T: Float> LmHead<T> {
     /// [`Error::ShapeMismatch`] naming `hs` if its last axis is not `H`;
     /// [`Error::SizeOverflow`] if `(T·N, V)` elements do not fit. The head is unchanged.
     pub fn scores(&mut self, hs: ArrayView3<'_, T>) -> Result<ArrayView3<'_, T>> {
-        let (t_len, n) = self.check_hs("LmHead::scores", &hs)?;
-        self.repack_if_stale()?;
+        let op = "LmHead::scores";
+        let (t_len, n) = self.check_hs(op, &hs)?;
         let (rows, h, v) = (t_len * n, self.input_size(), self.output_size());
+        reserve(&mut self.scratch, rows * v, op, "hs", || {
+            format!("(T, N, V) = ({t_len}, {n}, {v})")
+        })?;
+        self.repack_if_stale()?;
         let hs = hs.as_standard_layout();
         self.scratch.resize(rows * v, T::ZERO);
         gemm_packed(

@@ -86,6 +86,27 @@ pub(crate) mod util {
         })
     }
 
+    /// Makes room for `len` elements in `buf` (capacity only: its contents and length
+    /// are unchanged), or `Err(AllocationFailed)` naming `arg` if the memory cannot be
+    /// had. Called after the size checks and before any scan of the input, so that a huge
+    /// view (e.g. a broadcast one) is refused at once instead of being scanned and then
+    /// aborting the process in the allocator.
+    pub(crate) fn reserve<T>(
+        buf: &mut Vec<T>,
+        len: usize,
+        op: &'static str,
+        arg: &'static str,
+        shape: impl FnOnce() -> String,
+    ) -> recur_kernels::Result<()> {
+        buf.try_reserve_exact(len.saturating_sub(buf.len()))
+            .map_err(|_| Error::AllocationFailed {
+                op,
+                arg,
+                shape: shape(),
+                bytes: len.saturating_mul(std::mem::size_of::<T>()),
+            })
+    }
+
     /// How many threads a pass over `work` units (flops or elements) may use: 1 below
     /// [`PAR_MIN_FLOPS`](recur_kernels::PAR_MIN_FLOPS), otherwise what `par` allows.
     pub(crate) fn threads_for(par: recur_kernels::Parallelism, work: usize) -> usize {

@@ -1,6 +1,6 @@
 //! Softmax cross-entropy over time: the loss of a language model.
 
-use crate::util::{buffer_len, shape_err};
+use crate::util::{buffer_len, reserve, shape_err};
 use ndarray::{ArrayView2, ArrayView3};
 use recur_kernels::{exp_inplace, Error, Float, Result};
 
@@ -114,6 +114,11 @@ impl<T: Float> SoftmaxCrossEntropy<T> {
                 shape: format!("(T, N, V) = ({t_len}, {n}, {v})"),
             });
         }
+        let shape = || format!("(T, N, V) = ({t_len}, {n}, {v})");
+        let len = t_len * n * v; // checked above
+        reserve(&mut self.probs, len, op, "scores", shape)?;
+        reserve(&mut self.grad, len, op, "scores", shape)?;
+        reserve(&mut self.targets, t_len * n, op, "scores", shape)?;
         let ignore = self.ignore_label;
         if let Some(((t, i), &id)) = targets
             .indexed_iter()

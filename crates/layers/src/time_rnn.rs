@@ -21,7 +21,7 @@
 //! The packed `Wh` and `Whᵀ` are rebuilt only when the weights change.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, shape_err, standard};
+use crate::util::{buffer_len, reserve, shape_err, standard};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
 use recur_kernels::error::fmt_shape;
 use recur_kernels::{
@@ -268,13 +268,18 @@ impl<T: Float> TimeRnn<T> {
         let total = buffer_len::<T>(nh.and_then(|nh| (t_len.checked_add(1)?).checked_mul(nh)));
         // The copy of xs kept for backward (xs may be a broadcast view of few elements).
         let xs_len = buffer_len::<T>(t_len.checked_mul(n).and_then(|tn| tn.checked_mul(d)));
-        let (Some(nh), Some(total), Some(_)) = (nh, total, xs_len) else {
+        let (Some(nh), Some(total), Some(xs_len)) = (nh, total, xs_len) else {
             return Err(Error::SizeOverflow {
                 op,
                 arg: "xs",
                 shape: format!("(T+1, N, H) = ({t_len}+1, {n}, {h})"),
             });
         };
+        let shape = || format!("(T+1, N, H) = ({t_len}+1, {n}, {h})");
+        reserve(&mut self.hs, total, op, "xs", shape)?;
+        reserve(&mut self.xs, xs_len, op, "xs", || {
+            format!("(T, N, D) = ({t_len}, {n}, {d})")
+        })?;
         self.ensure_packed()?;
 
         crate::util::copy_into(&mut self.xs, xs.view());

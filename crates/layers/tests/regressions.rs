@@ -305,3 +305,55 @@ fn clip_grads_refuses_every_max_norm_out_of_range() {
     }
     assert_eq!(g, array![3.0, 4.0]);
 }
+
+/// A broadcast view of 2^46 elements: its buffers (2^48 bytes and more) fit in `isize` but
+/// in no address space, so each forward must refuse it at once with `AllocationFailed`
+/// naming the argument, before scanning it (a scan of 2^46 ids takes hours) and without
+/// aborting in the allocator; the layer then works as if the call never happened.
+#[test]
+fn huge_broadcast_inputs_are_refused_before_any_scan_or_allocation() {
+    use recur_layers::{Embedding, LmHead};
+    const BIG: usize = 1 << 23;
+    let ids = ndarray::arr0(0u32);
+    let ids = ids.broadcast((BIG, BIG)).unwrap();
+    let x = ndarray::arr0(0.5f32);
+    let xs = x.broadcast((BIG, BIG, 1)).unwrap();
+    let alloc = |e: Error, arg: &str| {
+        let msg = e.to_string();
+        assert!(matches!(e, Error::AllocationFailed { .. }), "{msg}");
+        assert!(msg.contains(&format!("`{arg}`")), "{msg}");
+    };
+    let small_ids = array![[0u32]];
+    let small = Array3::from_elem((1, 1, 1), 0.5f32);
+
+    let mut emb = Embedding::new(array![[2.0f32]]);
+    alloc(emb.forward(ids).unwrap_err(), "ids");
+    assert_eq!(emb.forward(small_ids.view()).unwrap(), small.mapv(|_| 2.0));
+
+    let mut sce = SoftmaxCrossEntropy::<f32>::new();
+    alloc(sce.forward(xs, ids).unwrap_err(), "scores");
+    assert_eq!(sce.forward(small.view(), small_ids.view()).unwrap(), 0.0);
+
+    let mut head = LmHead::new(array![[1.0f32, 0.0]], array![0.0f32, 0.0]).unwrap();
+    let twin = head.clone();
+    alloc(head.forward(xs, ids).unwrap_err(), "hs");
+    alloc(head.evaluate(xs, ids).unwrap_err(), "hs");
+    alloc(head.scores(xs).unwrap_err(), "hs");
+    let mut twin = twin;
+    let (a, b) = (
+        head.forward(small.view(), small_ids.view()).unwrap(),
+        twin.forward(small.view(), small_ids.view()).unwrap(),
+    );
+    assert_eq!(a.to_bits(), b.to_bits());
+
+    let mut rnn = TimeRnn::new(array![[1.0f32]], array![[0.5f32]], array![0.0f32]).unwrap();
+    alloc(rnn.forward(xs).unwrap_err(), "xs");
+    assert_eq!(rnn.forward(small.view()).unwrap(), small.mapv(f32::tanh));
+
+    let mut aff = TimeAffine::new(array![[3.0f32]], array![1.0f32]).unwrap();
+    alloc(aff.forward(xs).unwrap_err(), "xs");
+    assert_eq!(
+        aff.forward(small.view()).unwrap(),
+        small.mapv(|x| 3.0 * x + 1.0)
+    );
+}
