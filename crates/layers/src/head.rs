@@ -3,7 +3,7 @@
 //! single `(T·N, V)` buffer in training and none in evaluation.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, reserve, shape_err, threads_for, threads_for_elems};
+use crate::util::{buffer_len, reserve, shape_err, standard_slice, threads_for, threads_for_elems};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 use recur_kernels::{
@@ -334,7 +334,9 @@ impl<T: Float> LmHead<T> {
             ignore: self.ignore_label,
             h,
             v,
-            block_rows: self.block_rows(),
+            // At most `rows` (so that `block_rows · V` cannot overflow after a
+            // `set_block_rows(usize::MAX)`).
+            block_rows: self.block_rows().min(rows.max(1)),
             threads: threads_for(self.par, rows.saturating_mul(h).saturating_mul(v)),
         };
         let result = pass.run(
@@ -359,19 +361,30 @@ impl<T: Float> LmHead<T> {
         let op = "LmHead::evaluate";
         let (t_len, n) = self.check(op, &hs, &targets)?;
         let (rows, h, v) = (t_len * n, self.input_size(), self.output_size());
-        reserve(&mut self.eval_loss, rows, op, "hs", || {
-            format!("(T, N) = ({t_len}, {n})")
-        })?;
-        let count = self.count_targets(op, &targets)?;
-        self.repack_if_stale()?;
-        let hs = hs.as_standard_layout();
-        let hs = hs.as_slice().expect("standard layout");
-        let targets = targets.as_standard_layout();
-        let targets = targets.as_slice().expect("standard layout");
         let block_rows = self.block_rows().min(rows.max(1));
         let threads = threads_for(self.par, rows.saturating_mul(h).saturating_mul(v));
         let blocks = rows.div_ceil(block_rows);
         let threads = threads.min(blocks).max(1);
+        // Room first (a block per thread: at most about 2·T·N·V, which `check` bounds),
+        // then copies of inputs in another layout, then the scan of the targets.
+        reserve(&mut self.eval_loss, rows, op, "hs", || {
+            format!("(T, N) = ({t_len}, {n})")
+        })?;
+        reserve(
+            &mut self.scratch,
+            threads * block_rows * v,
+            op,
+            "hs",
+            || format!("({threads} x {block_rows}, {v}) of row blocks"),
+        )?;
+        let (mut hs_buf, mut targets_buf) = (Vec::new(), Vec::new());
+        let hs = standard_slice(&hs, &mut hs_buf, op, "hs")?;
+        let targets = standard_slice(&targets, &mut targets_buf, op, "targets")?;
+        let count = self.count_targets(
+            op,
+            &ArrayView2::from_shape((t_len, n), targets).expect("(T, N) elements"),
+        )?;
+        self.repack_if_stale()?;
         self.eval_loss.resize(rows, 0.0);
         self.scratch.resize(threads * block_rows * v, T::ZERO);
         let pass = Blocks {
@@ -402,12 +415,13 @@ impl<T: Float> LmHead<T> {
         reserve(&mut self.scratch, rows * v, op, "hs", || {
             format!("(T, N, V) = ({t_len}, {n}, {v})")
         })?;
+        let mut hs_buf = Vec::new();
+        let hs = standard_slice(&hs, &mut hs_buf, op, "hs")?;
         self.repack_if_stale()?;
-        let hs = hs.as_standard_layout();
         self.scratch.resize(rows * v, T::ZERO);
         gemm_packed(
             T::ONE,
-            MatRef::from_slice(hs.as_slice().expect("standard layout"), rows, h)?,
+            MatRef::from_slice(hs, rows, h)?,
             &self.packed,
             T::ZERO,
             MatMut::from_slice(&mut self.scratch, rows, v)?,

@@ -107,6 +107,23 @@ pub(crate) mod util {
             })
     }
 
+    /// The elements of `a` in logical (row-major) order: `a`'s own memory when it is in
+    /// standard layout, otherwise a copy in `buf`, allocated fallibly as by [`reserve`].
+    pub(crate) fn standard_slice<'a, T: Copy, D: Dimension>(
+        a: &'a ArrayView<'_, T, D>,
+        buf: &'a mut Vec<T>,
+        op: &'static str,
+        arg: &'static str,
+    ) -> recur_kernels::Result<&'a [T]> {
+        if let Some(s) = a.as_slice() {
+            return Ok(s);
+        }
+        reserve(buf, a.len(), op, arg, || fmt_shape(a.shape()))?;
+        buf.clear();
+        buf.extend(a.iter().copied());
+        Ok(buf)
+    }
+
     /// How many threads a pass over `work` units (flops or elements) may use: 1 below
     /// [`PAR_MIN_FLOPS`](recur_kernels::PAR_MIN_FLOPS), otherwise what `par` allows.
     pub(crate) fn threads_for(par: recur_kernels::Parallelism, work: usize) -> usize {

@@ -357,3 +357,39 @@ fn huge_broadcast_inputs_are_refused_before_any_scan_or_allocation() {
         small.mapv(|x| 3.0 * x + 1.0)
     );
 }
+
+/// `set_block_rows(usize::MAX)` is allowed ("at least 1"); the forward's `block_rows · V`
+/// overflowed (a panic with overflow checks). Now the blocks are clamped to the rows, and
+/// the results are those of any other block size, bit for bit.
+#[test]
+fn lm_head_with_the_largest_block_rows_gives_the_same_bits() {
+    use recur_layers::LmHead;
+    let w = Array2::from_shape_fn((3, 5), |(i, j)| (i as f32 - 1.0) * 0.3 + j as f32 * 0.1);
+    let b = array![0.1f32, -0.2, 0.0, 0.3, 0.05];
+    let hs = Array3::from_shape_fn((2, 3, 3), |(t, n, k)| ((t * 9 + n * 3 + k) as f32).sin());
+    let ts = array![[0u32, 4, 2], [1, 3, 0]];
+    let mut plain = LmHead::new(w.clone(), b.clone()).unwrap();
+    let mut huge = LmHead::new(w, b).unwrap();
+    huge.set_block_rows(usize::MAX).unwrap();
+    for (a, b) in [
+        (
+            plain.forward(hs.view(), ts.view()).unwrap(),
+            huge.forward(hs.view(), ts.view()).unwrap(),
+        ),
+        (
+            plain.evaluate(hs.view(), ts.view()).unwrap(),
+            huge.evaluate(hs.view(), ts.view()).unwrap(),
+        ),
+    ] {
+        assert_eq!(a.to_bits(), b.to_bits());
+    }
+    let (da, db) = (
+        plain.backward(1.0).unwrap().to_owned(),
+        huge.backward(1.0).unwrap().to_owned(),
+    );
+    assert_eq!(bits32(da), bits32(db));
+    assert_eq!(
+        bits32(plain.grad_w().iter().copied()),
+        bits32(huge.grad_w().iter().copied())
+    );
+}
