@@ -344,6 +344,8 @@ pub fn read<T: Float>(bytes: &[u8]) -> LmResult<SavedModel<T>> {
     let b_ih: Vec<T> = read_tensor(&st, "rnn.bias_ih_l0", &[h])?;
     let b_hh: Vec<T> = read_tensor(&st, "rnn.bias_hh_l0", &[h])?;
     let b = Array1::from_iter(b_ih.iter().zip(&b_hh).map(|(&a, &c)| a + c));
+    // Two finite biases can add up to an infinity, which no save would write back.
+    check_finite("rnn.bias_ih_l0 + rnn.bias_hh_l0", b.iter().copied())?;
     let w_aff = arr2(read_tensor(&st, "fc.weight", &[v, h])?, v, h)?.reversed_axes();
     let b_aff = Array1::from_vec(read_tensor(&st, "fc.bias", &[v])?);
     let vocab = metadata
@@ -497,6 +499,46 @@ mod tests {
         bytes[n - 8..].copy_from_slice(&f64::INFINITY.to_le_bytes());
         let err = from_bytes::<f64>(&bytes).unwrap_err().to_string();
         assert!(err.contains("non-finite value inf"), "{err}");
+    }
+
+    #[test]
+    fn biases_whose_sum_overflows_are_refused_on_load() {
+        // A PyTorch-style file: zero weights, both RNN biases f32::MAX (each finite).
+        let (v, d, h) = (3usize, 2usize, 2usize);
+        let tensors: [(&str, Vec<usize>, f32); 7] = [
+            ("embed.weight", vec![v, d], 0.0),
+            ("rnn.weight_ih_l0", vec![h, d], 0.0),
+            ("rnn.weight_hh_l0", vec![h, h], 0.0),
+            ("rnn.bias_ih_l0", vec![h], f32::MAX),
+            ("rnn.bias_hh_l0", vec![h], f32::MAX),
+            ("fc.weight", vec![v, h], 0.0),
+            ("fc.bias", vec![v], 0.0),
+        ];
+        let data: Vec<Vec<u8>> = tensors
+            .iter()
+            .map(|(_, shape, x)| {
+                let n: usize = shape.iter().product();
+                (0..n).flat_map(|_| x.to_le_bytes()).collect()
+            })
+            .collect();
+        let file = |tensors: &[(&str, Vec<usize>, f32)], data: &[Vec<u8>]| {
+            let views = tensors.iter().zip(data).map(|((name, shape, _), bytes)| {
+                let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes);
+                (*name, view.unwrap())
+            });
+            safetensors::serialize(views, None).unwrap()
+        };
+        let err = from_bytes::<f32>(&file(&tensors, &data))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rnn.bias_ih_l0 + rnn.bias_hh_l0") && err.contains("inf"),
+            "{err}"
+        );
+        // In f64 the sum is finite: the model loads and saves back to the same model.
+        let m = from_bytes::<f64>(&file(&tensors, &data)).unwrap();
+        let again = from_bytes::<f64>(&to_bytes(&m).unwrap()).unwrap();
+        assert_eq!(again.rnn.b(), m.rnn.b());
     }
 
     #[test]

@@ -121,14 +121,32 @@ impl Batcher {
             )));
         }
         let jump = data_size / batch;
+        // `corpus_len` is only a number: the window may be larger than any memory.
+        let cells = batch * time; // checked above
+        fn alloc<X>(len: usize, batch: usize, time: usize) -> LmResult<Vec<X>> {
+            let mut buf = Vec::new();
+            buf.try_reserve_exact(len).map_err(|_| {
+                LmError::Config(format!(
+                    "Batcher::new: `batch` x `time` = {batch} x {time}: the window's {len} ids cannot be allocated"
+                ))
+            })?;
+            Ok(buf)
+        }
+        // All the room first, then the writes.
+        let (mut xs, mut ts) = (alloc(cells, batch, time)?, alloc(cells, batch, time)?);
+        let mut offsets = alloc(batch, batch, time)?;
+        offsets.extend((0..batch).map(|i| i * jump));
+        xs.resize(cells, 0);
+        ts.resize(cells, 0);
+        let window = |ids| Array2::from_shape_vec((time, batch), ids).expect("T x N ids");
         Ok(Batcher {
             batch,
             time,
-            offsets: (0..batch).map(|i| i * jump).collect(),
+            offsets,
             time_idx: 0,
             data_size,
-            xs: Array2::zeros((time, batch)),
-            ts: Array2::zeros((time, batch)),
+            xs: window(xs),
+            ts: window(ts),
         })
     }
 
@@ -307,5 +325,25 @@ mod tests {
         assert!(Batcher::new(6, 2, 3).is_err());
         assert!(Batcher::new(7, 2, 3).is_ok());
         assert!(Batcher::new(0, 1, 1).is_err());
+    }
+
+    #[test]
+    fn a_batcher_too_large_for_memory_is_an_error() {
+        // The corpus length is only a number: windows beyond usize bytes (a capacity
+        // overflow panic before) or beyond any address space (an abort before).
+        for (batch, time) in [(1usize << 31, 1usize << 31), (1, 1 << 46)] {
+            let Err(e) = Batcher::new(usize::MAX, batch, time) else {
+                panic!("a {batch} x {time} window was accepted");
+            };
+            let msg = e.to_string();
+            assert!(
+                msg.contains("`batch` x `time`") && msg.contains("cannot be allocated"),
+                "{msg}"
+            );
+        }
+        assert_eq!(
+            Batcher::new(usize::MAX, 2, 3).unwrap().windows_per_epoch(),
+            (usize::MAX - 1) / 6
+        );
     }
 }
