@@ -508,9 +508,19 @@ mod tests {
         fn check<T: Float>(from: impl Fn(usize) -> T) {
             let (stride, width) = (23, 13);
             let src: Vec<T> = (0..13 * stride).map(&from).collect();
-            for lines in [1, 2, 3, 4, 5, 8, 12, 13] {
+            // Interpreted (Miri), every transpose shape once: full and partial groups of
+            // lines and of elements.
+            let (all_lines, lens): (&[usize], &[usize]) = if cfg!(miri) {
+                (&[3, 5], &[0, 3, 5])
+            } else {
+                (
+                    &[1, 2, 3, 4, 5, 8, 12, 13],
+                    &[0, 1, 2, 3, 4, 5, 7, 8, 17, 23],
+                )
+            };
+            for &lines in all_lines {
                 for valid in 0..=lines {
-                    for len in [0, 1, 2, 3, 4, 5, 7, 8, 17, 23] {
+                    for &len in lens {
                         let mut want = vec![from(9999); width * len.max(1)];
                         let mut got = want.clone();
                         // SAFETY: lines <= 13 source lines of `stride >= len` elements;
@@ -536,7 +546,8 @@ mod tests {
                                 len,
                             );
                         }
-                        let bits = |v: &[T]| v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>();
+                        let bits =
+                            |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
                         assert_eq!(
                             bits(&got),
                             bits(&want),
