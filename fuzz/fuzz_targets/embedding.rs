@@ -1,7 +1,9 @@
 //! `Embedding` with arbitrary `V`, `D`, ids (including ids `>= V`) and `dout` shapes and
 //! layouts, forward / backward / weight updates in any order: each call is an `Err` (and
 //! then changes nothing) or gives exactly the rows / accumulated gradients of a model
-//! kept here. Values are small integers, so sums are exact in both types.
+//! kept here. Values are small integers, so sums are exact in both types; weights and
+//! `dout` may also hold NaN and infinities (IEEE: a row copies them, a sum with NaN or
+//! with both infinities is NaN whatever the order), and `dout` may be strided.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -9,6 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use recur::kernels::{Error, Float};
 use recur::layers::ndarray::{s, Array2, Array3, ArrayView3};
 use recur::layers::Embedding;
+use recur_fuzz::{value_bits, Special};
 use recur_testkit::Rng;
 
 #[derive(Arbitrary, Debug)]
@@ -28,11 +31,12 @@ enum Op {
         dd: i8,
         layout: Layout,
         seed: u64,
+        specials: Vec<(u16, Special)>,
     },
     SetWeight {
         v: u8,
         d: u8,
-        value: i8,
+        value: Result<i8, Special>,
     },
 }
 
@@ -45,6 +49,8 @@ enum Layout {
     Reversed,
     /// One `(1, N, D)` step broadcast over T (stride 0).
     Broadcast,
+    /// Every other element of a `(T, N, 2D)` array (stride 2 along D).
+    Strided,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -66,6 +72,7 @@ fn make_dout<T: Float>(dim: (usize, usize, usize), layout: Layout, rng: &mut Rng
         Layout::Permuted => Array3::from_shape_simple_fn((n, t, d), val),
         Layout::Reversed => Array3::from_shape_simple_fn((t, n, d), val),
         Layout::Broadcast => Array3::from_shape_simple_fn((t.min(1), n, d), val),
+        Layout::Strided => Array3::from_shape_simple_fn((t, n, 2 * d), val),
     }
 }
 
@@ -79,6 +86,7 @@ fn view<T: Float>(
         Layout::Permuted => storage.view().permuted_axes([1, 0, 2]),
         Layout::Reversed => storage.slice(s![..;-1, .., ..]),
         Layout::Broadcast => storage.broadcast(dim).expect("broadcast over T"),
+        Layout::Strided => storage.slice(s![.., .., ..;2]),
     }
 }
 
@@ -118,7 +126,10 @@ fn run<T: Float>(inp: &Input) {
                         assert!(bad.is_none(), "id >= V accepted");
                         assert_eq!(xs.dim(), (t, n, d));
                         for ((a, b), &id) in tn.indexed_iter() {
-                            assert_eq!(xs.slice(s![a, b, ..]), w.row(id as usize));
+                            assert_eq!(
+                                value_bits(xs.slice(s![a, b, ..]).iter()),
+                                value_bits(w.row(id as usize).iter())
+                            );
                         }
                         last = Some(tn);
                     }
@@ -138,6 +149,7 @@ fn run<T: Float>(inp: &Input) {
                 dd,
                 layout,
                 seed,
+                specials,
             } => {
                 let (lt, ln) = last.as_ref().map_or((1, 1), |l| l.dim());
                 let dim = (
@@ -146,7 +158,14 @@ fn run<T: Float>(inp: &Input) {
                     (d as isize + *dd as isize % 2).max(0) as usize,
                 );
                 let mut r = Rng::new(*seed);
-                let storage = make_dout::<T>(dim, *layout, &mut r);
+                let mut storage = make_dout::<T>(dim, *layout, &mut r);
+                let len = storage.len();
+                for &(i, sp) in specials.iter().take(2) {
+                    if len > 0 {
+                        storage.as_slice_mut().expect("standard")[i as usize % len] =
+                            T::from_f64(sp.get());
+                    }
+                }
                 let dout = view(&storage, dim, *layout);
                 assert_eq!(dout.dim(), dim);
                 match (emb.backward(dout.view()), &last) {
@@ -171,7 +190,11 @@ fn run<T: Float>(inp: &Input) {
                         );
                     }
                 }
-                assert_eq!(emb.grad_w(), grad, "gradient after backward");
+                assert_eq!(
+                    value_bits(emb.grad_w().iter()),
+                    value_bits(grad.iter()),
+                    "gradient after backward"
+                );
             }
             Op::SetWeight {
                 v: rv,
@@ -180,13 +203,13 @@ fn run<T: Float>(inp: &Input) {
             } => {
                 if v > 0 && d > 0 {
                     let (i, j) = (*rv as usize % v, *rd as usize % d);
-                    let x = T::from_f64(f64::from(*value));
+                    let x = T::from_f64(value.map_or_else(|sp| sp.get(), f64::from));
                     emb.weight_mut()[[i, j]] = x;
                     w[[i, j]] = x;
                 }
             }
         }
-        assert_eq!(emb.weight(), w);
+        assert_eq!(value_bits(emb.weight().iter()), value_bits(w.iter()));
     }
 }
 

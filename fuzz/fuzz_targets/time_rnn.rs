@@ -2,7 +2,9 @@
 //! memory layout, stateful on/off, and `set_state` / `reset_state` / `forward` /
 //! `backward` / weight updates / parallelism in any order: each call is an `Err` (which
 //! changes nothing) or agrees with an `f64` model: `recur_check::reference::time_rnn_forward`
-//! for the forward, a naive BPTT here for the backward.
+//! for the forward, a naive BPTT here for the backward. Inputs may be strided and hold NaN
+//! and infinities: NaN wants NaN and an infinity the same infinity (IEEE classes do not
+//! depend on the order of a sum), finite values the usual tolerance.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -11,7 +13,7 @@ use recur::check::reference::time_rnn_forward;
 use recur::kernels::{Error, Float, Parallelism};
 use recur::layers::ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis};
 use recur::layers::{Parameters, TimeRnn};
-use recur_fuzz::entry;
+use recur_fuzz::{close, entry, value_bits, Special};
 use recur_testkit::Rng;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -23,6 +25,8 @@ enum Layout {
     Reversed,
     /// One step broadcast over T (stride 0).
     Broadcast,
+    /// Every other element of a `(T, N, 2C)` array (stride 2 along C).
+    Strided,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -34,6 +38,7 @@ enum Op {
         dd: i8,
         layout: Layout,
         seed: u64,
+        specials: Vec<(u16, Special)>,
     },
     Backward {
         /// Nonzero: a wrong `(T, N, H)` relative to the last forward.
@@ -77,6 +82,7 @@ fn storage<T: Float>(dim: (usize, usize, usize), layout: Layout, rng: &mut Rng) 
         Layout::Standard | Layout::Reversed => Array3::from_shape_simple_fn((t, n, c), val),
         Layout::Permuted => Array3::from_shape_simple_fn((n, t, c), val),
         Layout::Broadcast => Array3::from_shape_simple_fn((t.min(1), n, c), val),
+        Layout::Strided => Array3::from_shape_simple_fn((t, n, 2 * c), val),
     }
 }
 
@@ -86,7 +92,13 @@ fn view<T: Float>(st: &Array3<T>, dim: (usize, usize, usize), layout: Layout) ->
         Layout::Permuted => st.view().permuted_axes([1, 0, 2]),
         Layout::Reversed => st.slice(s![..;-1, .., ..]),
         Layout::Broadcast => st.broadcast(dim).expect("broadcast over T"),
+        Layout::Strided => st.slice(s![.., .., ..;2]),
     }
+}
+
+/// The carried state's values (NaN equal to NaN).
+fn state_of<T: Float>(rnn: &TimeRnn<T>) -> Option<Vec<u64>> {
+    rnn.state().map(|s| value_bits(s.iter()))
 }
 
 fn to_f64_3<T: Float>(a: ArrayView3<'_, T>) -> Array3<f64> {
@@ -96,8 +108,11 @@ fn to_f64_2<T: Float>(a: ArrayView2<'_, T>) -> Array2<f64> {
     a.mapv(|x| x.to_f64())
 }
 
+/// The largest finite magnitude (the scale of the rounding errors of the finite results).
 fn max_abs<'a>(it: impl IntoIterator<Item = &'a f64>) -> f64 {
-    it.into_iter().fold(0.0, |m, x| m.max(x.abs()))
+    it.into_iter()
+        .filter(|x| x.is_finite())
+        .fold(0.0, |m, x| m.max(x.abs()))
 }
 
 fn assert_close<T: Float, D: recur::layers::ndarray::Dimension>(
@@ -110,7 +125,7 @@ fn assert_close<T: Float, D: recur::layers::ndarray::Dimension>(
     for (g, w) in got.iter().zip(want.iter()) {
         let g = g.to_f64();
         assert!(
-            (g - w).abs() <= tol,
+            close(g, *w, tol),
             "{what}: {g:e} vs reference {w:e} (tol {tol:e}, {})",
             T::NAME
         );
@@ -237,14 +252,22 @@ fn run<T: Float>(inp: &Input) {
                 dd,
                 layout,
                 seed,
+                ref specials,
             } => {
                 let (t_len, n) = (t as usize % 6, n as usize % 5);
                 let dx = (d as isize + dd as isize % 2).max(0) as usize;
                 let dim = (t_len, n, dx);
-                let st = storage::<T>(dim, layout, &mut Rng::new(seed));
+                let mut st = storage::<T>(dim, layout, &mut Rng::new(seed));
+                let len = st.len();
+                for &(i, sp) in specials.iter().take(2) {
+                    if len > 0 {
+                        st.as_slice_mut().expect("standard")[i as usize % len] =
+                            T::from_f64(sp.get());
+                    }
+                }
                 let xs = view(&st, dim, layout);
                 let xs64 = to_f64_3(xs.view());
-                let before = rnn.state().map(|s| s.to_owned());
+                let before = state_of(&rnn);
                 match rnn.forward(xs) {
                     Err(e) => {
                         let msg = e.to_string();
@@ -257,7 +280,7 @@ fn run<T: Float>(inp: &Input) {
                             assert!(msg.contains("`state`"), "{msg}");
                         }
                         // The state is unchanged.
-                        assert_eq!(rnn.state().map(|s| s.to_owned()), before);
+                        assert_eq!(state_of(&rnn), before);
                     }
                     Ok(hs) => {
                         assert_eq!(dx, d, "xs with a wrong D accepted");
@@ -299,7 +322,7 @@ fn run<T: Float>(inp: &Input) {
                         });
                         if stateful {
                             let s = rnn.state().expect("stateful keeps the last state");
-                            assert_eq!(to_f64_2(s), carried);
+                            assert_eq!(value_bits(to_f64_2(s).iter()), value_bits(carried.iter()));
                             state = Some(carried);
                         } else {
                             assert!(
@@ -329,12 +352,15 @@ fn run<T: Float>(inp: &Input) {
                 let st = storage::<T>(dim, layout, &mut Rng::new(seed));
                 let dhs = view(&st, dim, layout);
                 let dhs64 = to_f64_3(dhs.view());
-                let grads_before = (
-                    rnn.grad_wx().to_owned(),
-                    rnn.grad_wh().to_owned(),
-                    rnn.grad_b().to_owned(),
-                    rnn.grad_h0().to_owned(),
-                );
+                let grads = |rnn: &TimeRnn<T>| {
+                    (
+                        value_bits(rnn.grad_wx().iter()),
+                        value_bits(rnn.grad_wh().iter()),
+                        value_bits(rnn.grad_b().iter()),
+                        value_bits(rnn.grad_h0().iter()),
+                    )
+                };
+                let grads_before = grads(&rnn);
                 match (rnn.backward(dhs), &last) {
                     (Err(e), None) => assert!(matches!(e, Error::InvalidState { .. }), "{e}"),
                     (Ok(_), None) => panic!("backward before forward accepted"),
@@ -369,17 +395,14 @@ fn run<T: Float>(inp: &Input) {
                     }
                 }
                 // A failed backward leaves the gradients as they were.
-                assert_eq!(rnn.grad_wx(), grads_before.0);
-                assert_eq!(rnn.grad_wh(), grads_before.1);
-                assert_eq!(rnn.grad_b(), grads_before.2);
-                assert_eq!(rnn.grad_h0(), grads_before.3);
+                assert_eq!(grads(&rnn), grads_before);
             }
             Op::SetState { n, dh, seed } => {
                 let n = n as usize % 5;
                 let width = (h as isize + dh as isize % 2).max(0) as usize;
                 let mut r = Rng::new(seed);
                 let hv = Array2::from_shape_simple_fn((n, width), || T::from_f64(entry(&mut r)));
-                let before = rnn.state().map(|s| s.to_owned());
+                let before = state_of(&rnn);
                 match rnn.set_state(hv.view()) {
                     Ok(()) => {
                         assert_eq!(width, h);
@@ -393,7 +416,7 @@ fn run<T: Float>(inp: &Input) {
                             msg.contains("`h`") && msg.contains(&format!("({n}, {width})")),
                             "{msg}"
                         );
-                        assert_eq!(rnn.state().map(|s| s.to_owned()), before);
+                        assert_eq!(state_of(&rnn), before);
                     }
                 }
             }

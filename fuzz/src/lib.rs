@@ -119,3 +119,17 @@ pub fn close(got: f64, want: f64, tol: f64) -> bool {
 pub fn bits<'a, T: Float + 'a>(x: impl Iterator<Item = &'a T>) -> Vec<u64> {
     x.map(|v| v.to_f64().to_bits()).collect()
 }
+
+/// The bit patterns of `x` (as f64) with every NaN made the same, to compare results that
+/// must agree bit for bit where a NaN's payload and sign may depend on the operation order.
+pub fn value_bits<'a, T: Float + 'a>(x: impl Iterator<Item = &'a T>) -> Vec<u64> {
+    x.map(|v| {
+        let v = v.to_f64();
+        if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        }
+    })
+    .collect()
+}
