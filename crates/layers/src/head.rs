@@ -366,7 +366,7 @@ impl<T: Float> LmHead<T> {
         let blocks = rows.div_ceil(block_rows);
         let threads = threads.min(blocks).max(1);
         // Room first (a block per thread: at most about 2·T·N·V, which `check` bounds),
-        // then copies of inputs in another layout, then the scan of the targets.
+        // then the scan of the targets, then copies of inputs in another layout.
         reserve(&mut self.eval_loss, rows, op, "hs", || {
             format!("(T, N) = ({t_len}, {n})")
         })?;
@@ -377,13 +377,10 @@ impl<T: Float> LmHead<T> {
             "hs",
             || format!("({threads} x {block_rows}, {v}) of row blocks"),
         )?;
+        let count = self.count_targets(op, &targets)?;
         let (mut hs_buf, mut targets_buf) = (Vec::new(), Vec::new());
         let hs = standard_slice(&hs, &mut hs_buf, op, "hs")?;
         let targets = standard_slice(&targets, &mut targets_buf, op, "targets")?;
-        let count = self.count_targets(
-            op,
-            &ArrayView2::from_shape((t_len, n), targets).expect("(T, N) elements"),
-        )?;
         self.repack_if_stale()?;
         self.eval_loss.resize(rows, 0.0);
         self.scratch.resize(threads * block_rows * v, T::ZERO);
