@@ -75,10 +75,40 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }
 
+/// The file [`write_atomic`] replaces for `path`: `path` itself, or the file that a
+/// symbolic link at `path` points to (the link stays a link). An existing `path` that is
+/// not a regular file (a folder, a device such as `/dev/null`, a pipe, a socket) is an
+/// error: renaming a file over it would replace it, and a user with the right to do so
+/// (root, for `/dev/null`) would lose it.
+fn write_target(path: &Path) -> io::Result<PathBuf> {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("a symbolic link whose target cannot be resolved: {e}"),
+            )
+        })?,
+        _ => path.to_path_buf(),
+    };
+    match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "names a folder, not a file to write",
+        )),
+        Ok(m) if !m.is_file() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a device, a pipe or a socket): only regular files are written",
+        )),
+        _ => Ok(target),
+    }
+}
+
 /// Writes `path` atomically with what `write` puts into the writer it is given: into a
 /// new temporary file in the same folder, flushed and synced to disk, then renamed over
 /// `path`. If `write` or any step fails, the temporary file is removed and `path` is
-/// untouched: it keeps its previous content, or stays absent.
+/// untouched: it keeps its previous content, or stays absent. A symbolic link at `path`
+/// is followed (the file it points to is replaced, the link kept); a `path` that exists
+/// and is not a regular file (a folder, a device, a pipe, a socket) is refused untouched.
 ///
 /// ```
 /// use recur::lm::files::write_atomic;
@@ -103,7 +133,12 @@ pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> LmResult<()> {
-    let tmp = temp_path(path);
+    let io_error = |source| LmError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let target = write_target(path).map_err(io_error)?;
+    let tmp = temp_path(&target);
     let result = (|| {
         let mut file = File::options().write(true).create_new(true).open(&tmp)?;
         let mut buffered = io::BufWriter::new(&mut file);
@@ -112,10 +147,10 @@ pub fn write_atomic(
         drop(buffered);
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(&tmp, &target)?;
         // The rename itself reaches the disk with the folder's entry; a folder that
         // cannot be opened or synced (some file systems) does not undo the write.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -124,17 +159,15 @@ pub fn write_atomic(
     })();
     result.map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
-        LmError::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        io_error(source)
     })
 }
 
 /// Checks, before a long run, that [`write_atomic`] will be able to write `path` at its
-/// end: the path names a file (not a folder) in a folder where a new file can be created.
-/// The check creates and removes a temporary file next to `path`; `path` itself is not
-/// touched.
+/// end: the path names a regular file or none yet (not a folder, a device, a pipe or a
+/// socket), in a folder where a new file can be created. The check creates and removes a
+/// temporary file next to `path` (next to the file a symbolic link points to); `path`
+/// itself is not touched.
 ///
 /// ```
 /// use recur::lm::files::check_writable;
@@ -158,13 +191,14 @@ pub fn check_writable(path: &Path) -> LmResult<()> {
             "names a folder, not a file to write",
         )));
     }
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.permissions().readonly()) {
+    let target = write_target(path).map_err(fail)?;
+    if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
         return Err(fail(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "the file exists and is read-only",
         )));
     }
-    let tmp = temp_path(path);
+    let tmp = temp_path(&target);
     File::options()
         .write(true)
         .create_new(true)
@@ -232,6 +266,74 @@ mod tests {
         std::fs::write(&path, [0u8; 10]).unwrap();
         assert_eq!(read_bounded(&path, 10).unwrap().len(), 10);
         assert!(read_bounded(&path, 9).is_err());
+    }
+
+    /// A socket file: a file that is not a regular one, made without privileges.
+    #[cfg(unix)]
+    fn socket(name: &str) -> (PathBuf, std::os::unix::net::UnixListener) {
+        let path = scratch(name);
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        (path, listener)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_that_are_not_regular_are_refused_and_kept() {
+        use std::os::unix::fs::FileTypeExt;
+        let (path, _listener) = socket("sock");
+        let is_socket = |p: &Path| {
+            std::fs::symlink_metadata(p)
+                .unwrap()
+                .file_type()
+                .is_socket()
+        };
+        let err = write_atomic(&path, |w| w.write_all(b"model")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(err.to_string().contains("sock"), "{err}");
+        assert!(is_socket(&path), "the socket was replaced");
+        assert!(leftovers(&path).is_empty());
+        let err = check_writable(&path).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(is_socket(&path));
+        // The same through a symbolic link to it.
+        let link = scratch("link-to-sock");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(write_atomic(&link, |w| w.write_all(b"model")).is_err());
+        assert!(is_socket(&path));
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_is_followed_and_kept() {
+        let real = scratch("real.bin");
+        let link = scratch("link.bin");
+        std::fs::write(&real, b"old").unwrap();
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        check_writable(&link).unwrap();
+        write_atomic(&link, |w| w.write_all(b"new")).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert!(leftovers(&real).is_empty() && leftovers(&link).is_empty());
+        // A link to nothing: refused, the link kept.
+        let dangling = scratch("dangling.bin");
+        let _ = std::fs::remove_file(&dangling);
+        std::os::unix::fs::symlink(scratch("nothing-here"), &dangling).unwrap();
+        let err = write_atomic(&dangling, |w| w.write_all(b"x")).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 
     #[test]
