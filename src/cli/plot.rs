@@ -3,6 +3,7 @@
 use crate::lm::{files, EpochStats, LmError, LmResult};
 use plotters::prelude::*;
 use std::path::Path;
+use std::sync::Mutex;
 
 /// Font files tried, in order, for the labels.
 const FONT_PATHS: &[&str] = &[
@@ -14,11 +15,22 @@ const FONT_PATHS: &[&str] = &[
     "C:\\Windows\\Fonts\\arial.ttf",
 ];
 
+/// Registers the labels' font with plotters, once per process: the font's bytes must live
+/// for the rest of the process, and registering it again would drop the reference to the
+/// previous copy (a leak per plot). A failure is not remembered: the next call looks again.
 fn register_font() -> LmResult<()> {
+    static REGISTERED: Mutex<bool> = Mutex::new(false);
+    let mut registered = REGISTERED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if *registered {
+        return Ok(());
+    }
     for path in FONT_PATHS {
         if let Ok(bytes) = std::fs::read(path) {
             let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
             if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok() {
+                *registered = true;
                 return Ok(());
             }
         }
