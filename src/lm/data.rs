@@ -11,8 +11,11 @@ pub const SYNTHETIC_WORDS: usize = 60;
 pub const SYNTHETIC_SOURCE_SEED: u64 = 2024;
 /// Training tokens of the built-in corpus when no number is asked for.
 pub const SYNTHETIC_TRAIN_TOKENS: usize = 40_000;
-/// Held-out tokens of the built-in corpus.
+/// The most held-out tokens of the built-in corpus: it holds out a quarter as many tokens
+/// as it trains on, at least [`SYNTHETIC_MIN_TEST_TOKENS`] and at most this.
 pub const SYNTHETIC_TEST_TOKENS: usize = 10_000;
+/// The fewest held-out tokens of the built-in corpus.
+pub const SYNTHETIC_MIN_TEST_TOKENS: usize = 100;
 /// The most training tokens the built-in corpus draws (its text is made in memory first).
 pub const SYNTHETIC_MAX_TOKENS: usize = 100_000_000;
 
@@ -83,14 +86,19 @@ impl TrainData {
     }
 
     /// The built-in corpus: `tokens` (default [`SYNTHETIC_TRAIN_TOKENS`]) training tokens
-    /// and [`SYNTHETIC_TEST_TOKENS`] held-out ones drawn from the Markov source of
-    /// [`SYNTHETIC_WORDS`] words, with samples chosen by `seed`; its optimum is known.
+    /// and a quarter as many held-out ones (between [`SYNTHETIC_MIN_TEST_TOKENS`] and
+    /// [`SYNTHETIC_TEST_TOKENS`]) drawn from the Markov source of [`SYNTHETIC_WORDS`]
+    /// words, with samples chosen by `seed`; its optimum is known. The vocabulary holds
+    /// the words of the training draw and of a held-out draw of [`SYNTHETIC_TEST_TOKENS`],
+    /// whatever the number of tokens held out (the first ones of that draw).
     ///
     /// ```
     /// use recur::lm::TrainData;
     /// let data = TrainData::synthetic(Some(1000), 1)?;
     /// assert_eq!(data.train.len(), 1000);
-    /// assert_eq!(data.test.map(|t| t.len()), Some(10_000));
+    /// assert_eq!(data.test.map(|t| t.len()), Some(250));
+    /// let data = TrainData::synthetic(None, 1)?;
+    /// assert_eq!((data.train.len(), data.test.map(|t| t.len())), (40_000, Some(10_000)));
     /// assert!(data.optimum.unwrap() > 1.0);
     /// assert!(TrainData::synthetic(Some(10_000_000_000_000), 1).is_err());
     /// # Ok::<(), recur::lm::LmError>(())
@@ -107,15 +115,18 @@ impl TrainData {
         }
         let src = MarkovSource::new(SYNTHETIC_WORDS, SYNTHETIC_SOURCE_SEED);
         let train = Corpus::from_text(&src.generate(tokens, seed), None);
-        let test = Corpus::extend_text(
+        let mut test = Corpus::extend_text(
             &src.generate(SYNTHETIC_TEST_TOKENS, seed.wrapping_add(7919)),
             None,
             train.vocab,
         );
+        let test_tokens = (tokens / 4).clamp(SYNTHETIC_MIN_TEST_TOKENS, SYNTHETIC_TEST_TOKENS);
+        test.ids.truncate(test_tokens);
         Ok(TrainData {
             description: format!(
                 "built-in Markov corpus: {SYNTHETIC_WORDS} words + <eos>, {tokens} training tokens, \
-                 {SYNTHETIC_TEST_TOKENS} held-out; entropy rate {:.4} nats/word",
+                 {} held-out; entropy rate {:.4} nats/word",
+                test.ids.len(),
                 src.entropy_rate()
             ),
             train: train.ids,
