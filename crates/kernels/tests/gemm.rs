@@ -224,6 +224,9 @@ fn large_k_and_n_blocks() {
         check_exact::<f32>(&mut rng, 9, 1000, 37, row, row, row, 1.0, 1.0);
         check_exact::<f32>(&mut rng, 5, 20, 4200, row, row, LAYOUTS[3], 1.0, 0.0);
         check_exact::<f64>(&mut rng, 150, 530, 70, LAYOUTS[1], row, row, -1.0, 0.5);
+        // Both at once (beta applied once per column block, in its first reduction block),
+        // B column-major so that no tier takes the unpacked small path.
+        check_exact::<f32>(&mut rng, 3, 400, 4200, row, LAYOUTS[1], row, 1.0, 0.5);
     });
 }
 

@@ -39,7 +39,14 @@ pub enum Parallelism {
 
 /// Problems with fewer than this many flops (`2·m·n·k`) run single-threaded: below it the
 /// cost of waking a second thread exceeds the gain. Tunable.
+#[cfg(not(fuzzing))]
 pub const PAR_MIN_FLOPS: usize = 1 << 22;
+
+/// Problems with fewer than this many flops (`2·m·n·k`) run single-threaded. In a
+/// cargo-fuzz build (`cfg(fuzzing)`) the threshold is 2¹⁶ instead of 2²², so that the fuzz
+/// targets reach the multi-threaded split on shapes they can afford by the million.
+#[cfg(fuzzing)]
+pub const PAR_MIN_FLOPS: usize = 1 << 16;
 
 /// A function applied to each element of the GEMM result while it is still in registers.
 ///
