@@ -154,6 +154,36 @@ fn outputs_and_settings_are_checked_before_training() {
     assert!(ok && out.contains("summary: 2 windows"), "{out}\n{err}");
 }
 
+/// An output path that exists and is not a regular file (here a socket, which needs no
+/// privileges; as root the same held for `/dev/null`, which a rename would replace) is
+/// refused before training, and stays what it was.
+#[cfg(unix)]
+#[test]
+fn outputs_that_are_not_regular_files_are_refused_before_training() {
+    use std::os::unix::fs::FileTypeExt;
+    for (flag, name) in [
+        ("--save", "model.sock"),
+        ("--metrics", "metrics.sock"),
+        ("--plot", "plot.svg"),
+    ] {
+        let path = scratch(name);
+        let _ = std::fs::remove_file(&path);
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (ok, out, err) = quick_train(&[flag, &path]);
+        assert!(!ok, "{flag} to a socket was accepted: {out}");
+        assert!(
+            err.contains("not a regular file") && err.contains(name),
+            "{flag}: {err}"
+        );
+        assert!(
+            !out.contains("epoch "),
+            "{flag}: trained before failing: {out}"
+        );
+        let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+        assert!(kind.is_socket(), "{flag}: the socket was replaced");
+    }
+}
+
 #[test]
 fn a_diverged_or_failed_save_never_replaces_a_good_model() {
     let model = scratch("good.safetensors");
