@@ -184,11 +184,14 @@ fn text_path(p: PathArg) -> String {
     }
 }
 
-/// An output path: the scratch model is never overwritten by a fuzzed run (its bytes are
-/// the reference of the "nothing is lost" check), so it maps to a copy.
+/// An output path: the scratch inputs are never overwritten by a fuzzed run (the model's
+/// bytes are the reference of the "nothing is lost" check, and a text replaced by a model
+/// would change what later inputs read), so they map to output files that exist once a
+/// run has written them.
 fn out_path(p: PathArg) -> String {
     match p {
         PathArg::Model => path(PathArg::Out(Ext::Safetensors)),
+        PathArg::Text | PathArg::Binary => path(PathArg::Out(Ext::None)),
         other => path(other),
     }
 }
@@ -361,11 +364,10 @@ fuzz_target!(|input: Input| {
     let result = recur::cli::try_run(&args);
     match result {
         Ok(()) => {
-            for p in &saves {
-                // A model the command saved loads again, with finite weights.
-                if let Some(bytes) = read_file(p) {
-                    model_file::from_bytes::<f64>(&bytes).expect("a saved model loads");
-                }
+            // The model the command saved (to the last --save, which wins) loads again,
+            // with finite weights.
+            if let Some(bytes) = saves.last().and_then(read_file) {
+                model_file::from_bytes::<f64>(&bytes).expect("a saved model loads");
             }
         }
         Err(_) => {
