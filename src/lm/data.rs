@@ -1,7 +1,7 @@
 //! What the trainer reads: the token ids of a training text and of an optional held-out
 //! text, from files in the PTB format or from the built-in synthetic corpus.
 
-use super::corpus::{Corpus, Vocab};
+use super::corpus::{Corpus, Vocab, EOS};
 use super::error::{LmError, LmResult};
 use super::synthetic::MarkovSource;
 
@@ -114,26 +114,68 @@ impl TrainData {
             )));
         }
         let src = MarkovSource::new(SYNTHETIC_WORDS, SYNTHETIC_SOURCE_SEED);
-        let train = Corpus::from_text(&src.generate(tokens, seed), None);
-        let mut test = Corpus::extend_text(
-            &src.generate(SYNTHETIC_TEST_TOKENS, seed.wrapping_add(7919)),
-            None,
-            train.vocab,
+        let mut vocab = Vocab::default();
+        let train = draw_ids(&src, tokens, seed, &mut vocab);
+        let mut test = draw_ids(
+            &src,
+            SYNTHETIC_TEST_TOKENS,
+            seed.wrapping_add(7919),
+            &mut vocab,
         );
         let test_tokens = (tokens / 4).clamp(SYNTHETIC_MIN_TEST_TOKENS, SYNTHETIC_TEST_TOKENS);
-        test.ids.truncate(test_tokens);
+        test.truncate(test_tokens);
         Ok(TrainData {
             description: format!(
                 "built-in Markov corpus: {SYNTHETIC_WORDS} words + <eos>, {tokens} training tokens, \
                  {} held-out; entropy rate {:.4} nats/word",
-                test.ids.len(),
+                test.len(),
                 src.entropy_rate()
             ),
-            train: train.ids,
-            vocab: test.vocab.len(),
-            words: test.vocab,
-            test: Some(test.ids),
+            train,
+            vocab: vocab.len(),
+            words: vocab,
+            test: Some(test),
             optimum: Some(src.optimal_perplexity()),
         })
+    }
+}
+
+/// The ids of `tokens` states drawn from `src` with `seed` (see [`MarkovSource::draw`]),
+/// the words new to `vocab` added to it in order of first appearance: the ids
+/// [`Corpus::extend_text`] gives the text of [`MarkovSource::generate`], without writing
+/// the text or hashing each of its words.
+fn draw_ids(src: &MarkovSource, tokens: usize, seed: u64, vocab: &mut Vocab) -> Vec<u32> {
+    let mut id_of: Vec<Option<u32>> = vec![None; src.vocab_size()];
+    src.draw(tokens, seed)
+        .map(|s| *id_of[s].get_or_insert_with(|| vocab.id_or_insert(src.word(s).unwrap_or(EOS))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawn_ids_are_those_of_the_tokenised_text() {
+        for (words, tokens, seed) in [
+            (2, 0, 0),
+            (2, 1, 1),
+            (5, 97, 2),
+            (60, 4000, 3),
+            (5000, 3000, 4),
+        ] {
+            let src = MarkovSource::new(words, 11);
+            let text_train = Corpus::from_text(&src.generate(tokens, seed), None);
+            let text_test =
+                Corpus::extend_text(&src.generate(500, seed + 1), None, text_train.vocab);
+            let mut vocab = Vocab::default();
+            let train = draw_ids(&src, tokens, seed, &mut vocab);
+            let test = draw_ids(&src, 500, seed + 1, &mut vocab);
+            assert_eq!((train, test), (text_train.ids, text_test.ids));
+            assert_eq!(vocab.len(), text_test.vocab.len());
+            for id in 0..vocab.len() as u32 {
+                assert_eq!(vocab.word(id), text_test.vocab.word(id));
+            }
+        }
     }
 }

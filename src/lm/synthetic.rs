@@ -137,12 +137,34 @@ impl MarkovSource {
     }
 
     /// `tokens` tokens of text, one sentence per line (each newline is one `<eos>`
-    /// token), drawn with `seed`.
+    /// token), drawn with `seed`: the words of [`MarkovSource::draw`].
     pub fn generate(&self, tokens: usize, seed: u64) -> String {
-        let mut rng = Rng::new(seed ^ 0xC0FF_EE00);
         let mut out = String::new();
+        for state in self.draw(tokens, seed) {
+            if state == 0 {
+                out.push('\n');
+            } else {
+                out.push_str(&self.words[state - 1]);
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    /// The states of `tokens` steps of the chain from the end of a sentence, drawn with
+    /// `seed`: 0 for an end of sentence, `s` for the word [`MarkovSource::word`]`(s)`.
+    ///
+    /// ```
+    /// use recur::lm::MarkovSource;
+    /// let src = MarkovSource::new(5, 1);
+    /// let states: Vec<usize> = src.draw(8, 3).collect();
+    /// assert_eq!(states.len(), 8);
+    /// assert!(states.iter().all(|&s| s < src.vocab_size()));
+    /// ```
+    pub fn draw(&self, tokens: usize, seed: u64) -> impl Iterator<Item = usize> + '_ {
+        let mut rng = Rng::new(seed ^ 0xC0FF_EE00);
         let mut state = 0usize;
-        for _ in 0..tokens {
+        (0..tokens).map(move |_| {
             let u = rng.uniform();
             let succ = &self.next[state];
             let mut acc = 0.0;
@@ -154,15 +176,22 @@ impl MarkovSource {
                     break;
                 }
             }
-            if pick == 0 {
-                out.push('\n');
-            } else {
-                out.push_str(&self.words[pick - 1]);
-                out.push(' ');
-            }
             state = pick;
-        }
-        out
+            pick
+        })
+    }
+
+    /// The word of state `state` (`1..vocab_size()`); `None` for the end of sentence
+    /// (state 0) and states past the last word.
+    ///
+    /// ```
+    /// use recur::lm::MarkovSource;
+    /// let src = MarkovSource::new(3, 0);
+    /// assert_eq!((src.word(0), src.word(1).is_some(), src.word(4)), (None, true, None));
+    /// ```
+    pub fn word(&self, state: usize) -> Option<&str> {
+        let i = state.checked_sub(1)?;
+        self.words.get(i).map(String::as_str)
     }
 }
 
