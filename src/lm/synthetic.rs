@@ -141,11 +141,12 @@ impl MarkovSource {
     pub fn generate(&self, tokens: usize, seed: u64) -> String {
         let mut out = String::new();
         for state in self.draw(tokens, seed) {
-            if state == 0 {
-                out.push('\n');
-            } else {
-                out.push_str(&self.words[state - 1]);
-                out.push(' ');
+            match self.word(state) {
+                Some(w) => {
+                    out.push_str(w);
+                    out.push(' ');
+                }
+                None => out.push('\n'),
             }
         }
         out
