@@ -228,8 +228,7 @@ macro_rules! impl_simd_element {
     ($t:ident, $v:ident, $m:ident, $lanes:ident, $splat:ident, $add:ident, $sub:ident,
      $mul:ident, $div:ident, $fma:ident, $fnma:ident, $lt:ident,
      $select:ident, $and:ident, $xor:ident, $round:ident, $ldexp:ident,
-     $load_first:ident, $store_first:ident, $as_simd:ident, $as_mut_simd:ident,
-     $partial_load:ident, $partial_store:ident) => {
+     $load_first:ident, $store_first:ident, $as_simd:ident, $as_mut_simd:ident) => {
         impl SimdElement for $t {
             type V<P: Isa> = P::$v;
             type M<P: Isa> = P::$m;
@@ -270,7 +269,12 @@ macro_rules! impl_simd_element {
                     // contract, asserted in `load_partial`).
                     return unsafe { load_partial::<$t, P>(p, x.as_ptr(), x.len()) };
                 }
-                p.$partial_load(x)
+                if x.is_empty() {
+                    return p.$splat(0.0);
+                }
+                // Not pulp's `partial_load`: on x86 it jumps into an out-of-line stub.
+                // SAFETY: the `x.len()` (1..=LANES) elements of `x` are readable.
+                unsafe { Self::load_first(p, x.as_ptr(), x.len()) }
             }
             #[inline(always)]
             fn store_tail<P: Isa>(p: P, x: &mut [$t], v: P::$v) {
@@ -279,7 +283,10 @@ macro_rules! impl_simd_element {
                     // SAFETY: as in `load_tail`, for writes.
                     return unsafe { store_partial::<$t, P>(p, x.as_mut_ptr(), x.len(), v) };
                 }
-                p.$partial_store(x, v)
+                if !x.is_empty() {
+                    // SAFETY: the `x.len()` (1..=LANES) elements of `x` are writable.
+                    unsafe { Self::store_first(p, x.as_mut_ptr(), x.len(), v) }
+                }
             }
             #[inline(always)]
             fn add<P: Isa>(p: P, a: P::$v, b: P::$v) -> P::$v {
@@ -354,9 +361,7 @@ impl_simd_element!(
     load_first_f32s,
     store_first_f32s,
     as_simd_f32s,
-    as_mut_simd_f32s,
-    partial_load_f32s,
-    partial_store_f32s
+    as_mut_simd_f32s
 );
 impl_simd_element!(
     f64,
@@ -379,9 +384,7 @@ impl_simd_element!(
     load_first_f64s,
     store_first_f64s,
     as_simd_f64s,
-    as_mut_simd_f64s,
-    partial_load_f64s,
-    partial_store_f64s
+    as_mut_simd_f64s
 );
 
 impl<P: Isa, T: SimdElement> Simd<T> for P {

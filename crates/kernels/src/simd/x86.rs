@@ -7,7 +7,6 @@
 use super::dispatch::Level;
 use super::{debug_assert_elements, Isa, V3, V4};
 use pulp::bytemuck::cast;
-use pulp::Simd as _;
 use std::arch::x86_64::*;
 
 /// Round to nearest, ties to even, without raising exceptions.
@@ -174,26 +173,44 @@ impl Isa for V4 {
         cast(self.avx512f._mm512_add_epi64(cast(a), kbits))
     }
 
-    // AVX-512 masked loads and stores are as cheap as plain ones: pulp's.
+    // AVX-512 masked loads and stores (`vmovups zmm{k}`): masked-off lanes are neither
+    // read nor written and cannot fault. Not pulp's `mask_load_ptr_*`: its V4 masks carry
+    // a jump into an out-of-line stub per mask pattern, which in a k loop costs a call
+    // and pins two zmm registers per load (the right-edge GEMM tiles ran ~2x slower).
     #[inline(always)]
     unsafe fn load_first_f32s(self, p: *const f32, n: usize) -> Self::f32s {
-        // SAFETY: masked-off lanes are not accessed (no fault), the first `n` are readable
-        // (caller).
-        unsafe { pulp::Simd::mask_load_ptr_f32s(self, self.mask_between_m32s(0, n as u32), p) }
+        debug_assert!((1..=16).contains(&n), "{n} lanes of 16");
+        debug_assert_elements(p, n);
+        // SAFETY: AVX-512F is available (token); only the first `n` lanes are read, which
+        // the caller guarantees readable.
+        cast(unsafe { _mm512_maskz_loadu_ps(first_lanes_bits(n) as __mmask16, p) })
     }
     #[inline(always)]
     unsafe fn load_first_f64s(self, p: *const f64, n: usize) -> Self::f64s {
-        // SAFETY: as above.
-        unsafe { pulp::Simd::mask_load_ptr_f64s(self, self.mask_between_m64s(0, n as u64), p) }
+        debug_assert!((1..=8).contains(&n), "{n} lanes of 8");
+        debug_assert_elements(p, n);
+        // SAFETY: as `load_first_f32s`.
+        cast(unsafe { _mm512_maskz_loadu_pd(first_lanes_bits(n) as __mmask8, p) })
     }
     #[inline(always)]
     unsafe fn store_first_f32s(self, p: *mut f32, n: usize, v: Self::f32s) {
-        // SAFETY: masked-off lanes are not written, the first `n` are writable (caller).
-        unsafe { pulp::Simd::mask_store_ptr_f32s(self, self.mask_between_m32s(0, n as u32), p, v) }
+        debug_assert!((1..=16).contains(&n), "{n} lanes of 16");
+        debug_assert_elements(p.cast_const(), n);
+        // SAFETY: AVX-512F is available (token); only the first `n` lanes are written,
+        // which the caller guarantees writable.
+        unsafe { _mm512_mask_storeu_ps(p, first_lanes_bits(n) as __mmask16, cast(v)) }
     }
     #[inline(always)]
     unsafe fn store_first_f64s(self, p: *mut f64, n: usize, v: Self::f64s) {
-        // SAFETY: as above.
-        unsafe { pulp::Simd::mask_store_ptr_f64s(self, self.mask_between_m64s(0, n as u64), p, v) }
+        debug_assert!((1..=8).contains(&n), "{n} lanes of 8");
+        debug_assert_elements(p.cast_const(), n);
+        // SAFETY: as `store_first_f32s`.
+        unsafe { _mm512_mask_storeu_pd(p, first_lanes_bits(n) as __mmask8, cast(v)) }
     }
+}
+
+/// The mask of the first `n` lanes (`n <= 16`): bit `i` set for `i < n`.
+#[inline(always)]
+fn first_lanes_bits(n: usize) -> u32 {
+    (1u32 << n.min(16)) - 1
 }
