@@ -139,7 +139,7 @@ pub(crate) mod util {
     }
 
     /// Memory-bound passes over fewer elements than this run on one thread.
-    pub(crate) const PAR_MIN_ELEMS: usize = 1 << 15;
+    pub(crate) const PAR_MIN_ELEMS: usize = 1 << 17;
 
     /// How many threads a memory-bound pass over `elems` elements may use.
     pub(crate) fn threads_for_elems(par: recur_kernels::Parallelism, elems: usize) -> usize {
