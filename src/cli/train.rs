@@ -16,17 +16,17 @@ use std::time::Instant;
 /// Runs `recur train` with `args`.
 pub fn run(args: &TrainArgs) -> LmResult<()> {
     check_outputs(args)?;
-    if args.threads > 0 {
-        // Ignore the error of a pool that already exists (only in tests).
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(args.threads)
-            .build_global();
-    }
-    if args.f64 {
-        train_typed::<f64>(args)
-    } else {
-        train_typed::<f32>(args)
-    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| LmError::Config(format!("cannot start {} threads: {e}", args.threads)))?;
+    pool.install(|| {
+        if args.f64 {
+            train_typed::<f64>(args)
+        } else {
+            train_typed::<f32>(args)
+        }
+    })
 }
 
 /// What must hold before any work: option combinations that make sense, and output paths
