@@ -159,7 +159,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             if let Some(rows) = p.rows {
                 // The same vectorized update as the dense path, row by row: bit for bit
                 // the dense result on the touched rows.
-                for_rows(p, rows, |w, g, _| Ok(recur_kernels::axpy(-lr, g, w)?))?;
+                for_rows(p, rows, |w, g, _| recur_kernels::axpy(-lr, g, w))?;
                 continue;
             }
             let threads = threads_for_elems(self.par, p.value.len());
