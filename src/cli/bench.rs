@@ -41,10 +41,16 @@ fn rand_vec(rng: &mut Rng, len: usize) -> Vec<f32> {
 /// Runs `recur bench`: the GEMM table, then the TimeRnn table.
 pub fn run(args: &BenchArgs) -> LmResult<()> {
     let mut rng = Rng::new(5);
+    let caches = crate::kernels::dispatch::cache_sizes();
     println!(
-        "recur bench: SIMD {}, {} threads available",
+        "recur bench: SIMD {}, {} threads available; caches (from {:?}): L1d {} KiB, L2 {} KiB, \
+         L3 share {} KiB",
         simd_level(),
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        caches.source,
+        caches.l1d >> 10,
+        caches.l2 >> 10,
+        caches.l3 >> 10
     );
     println!("\nGEMM f32, single thread (GFLOP/s, best of runs)");
     println!(

@@ -9,7 +9,7 @@
 
 use super::kernel::{EpiTile, TileDst};
 use super::pack::{pack_a, pack_b, BufGuard};
-use super::tiers::Kernel;
+use super::tiers::{Blocking, Kernel};
 use super::Epilogue;
 use crate::element::Float;
 use crate::view::MatRef;
@@ -131,31 +131,40 @@ fn gemm_block_in<T: VMath, S: Kernel<T>>(
     bbuf: &mut super::pack::AlignedBuf,
     abuf: &mut super::pack::AlignedBuf,
 ) {
+    let blocking = Blocking::new::<T, S>();
     if let BSrc::View(b) = p.b {
-        if b.col_stride() == 1 && rows.len() <= skinny_max_rows::<T, S>() {
+        // The skinny path up to one A block (`mc` rows): a packed B micro-panel would
+        // serve the A panels of that block only, which read it from L1 just as well in
+        // place after the first; beyond it, a packed B block is reused by every A block,
+        // and packing pays. (Measured on Intel AVX-512 at 16 to 128 rows: 1.05–1.45x
+        // faster than packing B, never slower.)
+        if b.col_stride() == 1 && rows.len() <= blocking.mc {
             return gemm_block_skinny(s, p, b, rows, cols, abuf);
         }
     }
-    gemm_block_packed(s, p, rows, cols, bbuf, abuf)
+    gemm_block_packed(s, p, rows, cols, blocking, bbuf, abuf)
 }
 
-/// The BLIS loops 5 to 3 with both operands packed (B per `(KC, NC)` block, or
-/// pre-packed).
+/// The BLIS loops 5 to 3 with both operands packed (B per `(KC, nc)` block, or
+/// pre-packed), in blocks of `blocking` (which changes no bit of the result).
 #[inline(always)]
 fn gemm_block_packed<T: VMath, S: Kernel<T>>(
     s: S,
     p: &Problem<'_, T>,
     rows: Range<usize>,
     cols: Range<usize>,
+    blocking: Blocking,
     bbuf: &mut super::pack::AlignedBuf,
     abuf: &mut super::pack::AlignedBuf,
 ) {
+    debug_assert!(blocking.mc.is_multiple_of(S::MR) && blocking.nc.is_multiple_of(S::NR));
+    debug_assert!(blocking.mc > 0 && blocking.nc > 0);
     let (mr, nr) = (S::MR, S::NR);
     let k = p.k;
     // Loop 5: columns of C in NC-wide blocks (packed B block lives in L3).
     let mut jc = cols.start;
     while jc < cols.end {
-        let nc = S::NC.min(cols.end - jc);
+        let nc = blocking.nc.min(cols.end - jc);
         // Loop 4: the reduction dimension in KC-deep blocks (B micro-panel lives in L1).
         // It runs once with kc = 0 when k = 0, so that C is still scaled and f applied.
         let mut pc = 0;
@@ -177,7 +186,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
             // Loop 3: rows of C in MC-tall blocks (packed A block lives in L2).
             let mut ic = rows.start;
             while ic < rows.end {
-                let mc = S::MC.min(rows.end - ic);
+                let mc = blocking.mc.min(rows.end - ic);
                 let a_block = p.a.submatrix(ic, pc, mc, kc).expect("block inside A");
                 let split = RowSplit::new(mc, mr);
                 // The A block is always packed, into `MR`-row micro-panels (panel `q` at
@@ -208,16 +217,6 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
         }
         jc += nc;
     }
-}
-
-/// The most rows of C a block may have for the skinny path ([`gemm_block_skinny`]): `MC`,
-/// one A block. Up to it, a packed B micro-panel would serve the A panels of one block
-/// only, which read it from L1 just as well in place after the first; beyond it, a packed
-/// B block is reused by every `MC` block of A, and packing pays. (Measured on Intel
-/// AVX-512 at 16 to 128 rows: 1.05–1.45x faster than packing B, never slower.)
-#[inline(always)]
-pub(crate) fn skinny_max_rows<T: VMath, S: Kernel<T>>() -> usize {
-    S::MC
 }
 
 /// The skinny path of [`gemm_block_in`] (few rows, B with unit column stride): the same
@@ -491,10 +490,12 @@ mod tests {
         }
     }
 
-    /// Runs one problem through the skinny path and through the packed path on one tier.
+    /// Runs one problem through the skinny path, and through the packed path with the
+    /// CPU's blocking and with two others (the smallest blocks, and blocks that cut the
+    /// rows and columns at odd places): each writes its own C. Returns the CPU's `mc`.
     struct SkinnyAndPacked<'p, 'a> {
         p: &'p Problem<'a, f32>,
-        c_packed: *mut f32,
+        c_packed: [*mut f32; 3],
     }
 
     impl WithKernel<f32> for SkinnyAndPacked<'_, '_> {
@@ -506,24 +507,37 @@ mod tests {
             };
             let (mut bbuf, mut abuf) = (BufGuard::b(), BufGuard::a());
             gemm_block_skinny(s, self.p, b, 0..self.p.m, 0..self.p.n, &mut abuf.buf);
-            let packed = Problem {
-                c: self.c_packed,
-                ..*self.p
-            };
-            gemm_block_packed(
-                s,
-                &packed,
-                0..packed.m,
-                0..packed.n,
-                &mut bbuf.buf,
-                &mut abuf.buf,
-            );
-            S::MC
+            let cpu = Blocking::new::<f32, S>();
+            let blockings = [
+                cpu,
+                Blocking {
+                    mc: S::MR,
+                    nc: S::NR,
+                },
+                Blocking {
+                    mc: 2 * S::MR,
+                    nc: 3 * S::NR,
+                },
+            ];
+            for (c, blocking) in self.c_packed.into_iter().zip(blockings) {
+                let packed = Problem { c, ..*self.p };
+                gemm_block_packed(
+                    s,
+                    &packed,
+                    0..packed.m,
+                    0..packed.n,
+                    blocking,
+                    &mut bbuf.buf,
+                    &mut abuf.buf,
+                );
+            }
+            cpu.mc
         }
     }
 
-    /// The skinny path (B read in place) gives the same bits as the packed path, on every
-    /// tier, across several KC blocks, at the right edge and with each epilogue kind.
+    /// The skinny path (B read in place) gives the same bits as the packed path, whatever
+    /// its blocking, on every tier, across several KC blocks, at the right edge and with
+    /// each epilogue kind.
     #[test]
     fn skinny_path_matches_packed_path_bit_for_bit() {
         let mut x = 0x9876_5432_u64;
@@ -553,7 +567,7 @@ mod tests {
                     (Epilogue::BiasTanh(&bias), -0.5),
                 ] {
                     let mut c_skinny = c0.clone();
-                    let mut c_packed = c0.clone();
+                    let mut c_packed = [c0.clone(), c0.clone(), c0.clone()];
                     let mut cv = MatMut::from_slice(&mut c_skinny, m, n).unwrap();
                     // B with a row stride larger than its width (n + 3).
                     let bv = MatRef::from_slice(&b, k, n + 3)
@@ -577,16 +591,18 @@ mod tests {
                         level,
                         SkinnyAndPacked {
                             p: &p,
-                            c_packed: c_packed.as_mut_ptr(),
+                            c_packed: c_packed.each_mut().map(|c| c.as_mut_ptr()),
                         },
                     );
-                    assert!(m <= mc, "{level:?}: {m} rows exceed MC = {mc}");
-                    for (i, (x, y)) in c_skinny.iter().zip(&c_packed).enumerate() {
-                        assert_eq!(
-                            x.to_bits(),
-                            y.to_bits(),
-                            "{level:?} {m}x{k}x{n} {epi:?} at {i}: {x} vs {y}"
-                        );
+                    assert!(m <= mc, "{level:?}: {m} rows exceed mc = {mc}");
+                    for (b, c_packed) in c_packed.iter().enumerate() {
+                        for (i, (x, y)) in c_skinny.iter().zip(c_packed).enumerate() {
+                            assert_eq!(
+                                x.to_bits(),
+                                y.to_bits(),
+                                "{level:?} {m}x{k}x{n} {epi:?} blocking {b} at {i}: {x} vs {y}"
+                            );
+                        }
                     }
                 }
             }

@@ -16,6 +16,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+pub use super::cache::{cache_sizes, CacheSizes, CacheSource};
+
 /// An instruction-set tier of the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]

@@ -18,6 +18,7 @@
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
+mod cache;
 pub mod dispatch;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
