@@ -109,6 +109,9 @@ impl Drop for BufGuard {
     }
 }
 
+/// Panels that [`pack_b`] fills together, row by row, from a row-major source.
+const PACK_B_GROUP: usize = 16;
+
 /// Packs `b` (`kc x nc`) into `ceil(nc / NR)` zero-padded `NR`-column micro-panels in
 /// `dst`; panel `jp` starts at `jp * panel_stride` (`panel_stride >= kc * NR`).
 ///
@@ -129,7 +132,31 @@ pub(crate) fn pack_b<T: VMath, S: Kernel<T>>(
     assert!(dst.len() >= panels.saturating_sub(1) * panel_stride + kc * nr);
     let (rs, cs) = (b.row_stride(), b.col_stride());
     let src = b.as_slice().as_ptr();
-    for jp in 0..panels {
+    // Full panels of a row-major source, `GROUP` panels at a time, row by row: each row
+    // of the group is one contiguous run of the source (`GROUP * NR` elements), so a
+    // source page is visited once per group rather than once per panel (with rows a page
+    // or more apart, panel by panel took a TLB miss per row of every panel).
+    let full = if cs == 1 { nc / nr } else { 0 };
+    let mut jp = 0;
+    while jp < full {
+        let g = PACK_B_GROUP.min(full - jp);
+        for p in 0..kc {
+            for x in jp..jp + g {
+                // SAFETY: source elements (p, x * NR + j), j < NR, are inside the view `b`
+                // (x < full = nc / NR); destination x * panel_stride + p * NR + j is inside
+                // `dst` (asserted above: x < panels).
+                unsafe {
+                    let from = src.add(p * rs + x * nr);
+                    let to = dst.as_mut_ptr().add(x * panel_stride + p * nr);
+                    for v in 0..nr / lanes {
+                        s.store(to.add(v * lanes), s.load(from.add(v * lanes)));
+                    }
+                }
+            }
+        }
+        jp += g;
+    }
+    for jp in full..panels {
         let j0 = jp * nr;
         let w = nr.min(nc - j0);
         let out = dst[jp * panel_stride..].as_mut_ptr();
@@ -137,15 +164,7 @@ pub(crate) fn pack_b<T: VMath, S: Kernel<T>>(
         // inside the view `b` (a `MatRef` only addresses elements of its slice);
         // destination elements p * NR + j for p < kc, j < NR are inside `dst` (asserted).
         unsafe {
-            if cs == 1 && w == nr {
-                for p in 0..kc {
-                    let from = src.add(p * rs + j0);
-                    let to = out.add(p * nr);
-                    for v in 0..nr / lanes {
-                        s.store(to.add(v * lanes), s.load(from.add(v * lanes)));
-                    }
-                }
-            } else if cs == 1 {
+            if cs == 1 {
                 // The right edge: each row as vectors, the last valid one loaded with a
                 // mask (`gather` never reads past the row's end), zeros beyond.
                 let zero = s.splat(T::ZERO);
@@ -481,6 +500,46 @@ mod tests {
         let mut out2 = vec![f32::NAN; 24];
         pack_b(Scalar, bt, &mut out2, 12);
         assert_eq!(out, out2);
+    }
+
+    /// Many panels (several groups of `PACK_B_GROUP`, a partial group, an edge panel),
+    /// a source whose rows are longer than the block, and gaps between panels: every
+    /// element lands where the layout says, the padding is zero, the gaps are untouched.
+    #[test]
+    fn pack_b_groups_of_panels_match_the_layout() {
+        let nr = <Scalar as Kernel<f32>>::NR;
+        for (kc, nc) in [
+            (3, (2 * PACK_B_GROUP + 5) * nr + 2),
+            (1, PACK_B_GROUP * nr),
+            (0, 9),
+        ] {
+            let ld = nc + 7;
+            let d: Vec<f32> = (0..kc.max(1) * ld).map(|x| x as f32 + 1.0).collect();
+            let b = MatRef::from_slice(&d, kc.max(1), ld)
+                .unwrap()
+                .submatrix(0, 0, kc, nc)
+                .unwrap();
+            let panels = nc.div_ceil(nr);
+            let stride = kc * nr + 5;
+            let mut out = vec![f32::NAN; panels * stride];
+            pack_b(Scalar, b, &mut out, stride);
+            for jp in 0..panels {
+                for p in 0..kc {
+                    for j in 0..nr {
+                        let want = if jp * nr + j < nc {
+                            d[p * ld + jp * nr + j]
+                        } else {
+                            0.0
+                        };
+                        let got = out[jp * stride + p * nr + j];
+                        assert_eq!(got, want, "kc={kc} nc={nc} panel {jp} ({p}, {j})");
+                    }
+                }
+                assert!(out[jp * stride + kc * nr..(jp + 1) * stride]
+                    .iter()
+                    .all(|x| x.is_nan()));
+            }
+        }
     }
 
     #[test]
