@@ -186,6 +186,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
     debug_assert!(blocking.mc > 0 && blocking.nc > 0);
     let (mr, nr) = (S::MR, S::NR);
     let k = p.k;
+    let a_in_place = reads_a_in_place::<T, S>(p.a, cols.len());
     // Loop 5: columns of C in NC-wide blocks (packed B block lives in L3).
     let mut jc = cols.start;
     while jc < cols.end {
@@ -214,16 +215,21 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                 let mc = blocking.mc.min(rows.end - ic);
                 let a_block = p.a.submatrix(ic, pc, mc, kc).expect("block inside A");
                 let split = RowSplit::new(mc, mr);
-                // The A block is always packed, into `MR`-row micro-panels (panel `q` at
-                // `q * MR * kc`): measured faster than reading A in place at every shape
-                // the benches have, including the small-n RNN steps.
-                let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
-                for q in 0..split.panels {
-                    let (r0, h) = split.panel(q);
-                    let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
-                    pack_a::<T, S>(s, panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
-                }
-                let a_src = dst.as_ptr();
+                let a_src = if a_in_place {
+                    ASrc::InPlace {
+                        a: a_block.as_slice().as_ptr(),
+                        rsa: a_block.row_stride(),
+                    }
+                } else {
+                    // `MR`-row micro-panels, panel `q` at `q * MR * kc`.
+                    let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
+                    for q in 0..split.panels {
+                        let (r0, h) = split.panel(q);
+                        let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
+                        pack_a::<T, S>(s, panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
+                    }
+                    ASrc::Packed(dst.as_ptr())
+                };
                 let blk = Block {
                     ic,
                     jc,
@@ -343,6 +349,31 @@ fn skinny_copies_strips<T>(row_stride: usize, panels: usize) -> bool {
 /// `STRIP_GROUP` cache lines of a row rather than one; 64 KiB of f32 on the AVX2 tier).
 const STRIP_GROUP: usize = 4;
 
+/// Where the macro-kernel reads the A block from.
+#[derive(Clone, Copy)]
+enum ASrc<T> {
+    /// Packed `MR`-row micro-panels, panel `q` at `q * MR * kc`.
+    Packed(*const T),
+    /// In place: a row-major block (unit column stride), row `i` at `a + i * rsa`.
+    InPlace { a: *const T, rsa: usize },
+}
+
+/// Whether the packed path reads a row-major A in place instead of packing it, for a
+/// block of `cols` columns of C: when each A element is used by at most 8 strips of
+/// `NR` columns, packing A costs more than reading its rows in place saves (six row
+/// streams of broadcasts, each sequential). On Zen 3 (AVX2, 6 x 16 tiles) in place was
+/// faster at n = 48 (74 -> 90 GFLOP/s, 1000 x 1000 x 48) and n = 100 (71 -> 80,
+/// 700 x 1000 x 100; the language model's `dHS = dS·Wᵀ`, 700 x 10000 x 100, 63 -> 70),
+/// slower at n = 200 and 256 (by 4-5%). The micro-kernel's arithmetic is the same either
+/// way: no bit changes.
+#[inline(always)]
+fn reads_a_in_place<T, S: Kernel<T>>(a: MatRef<'_, T>, cols: usize) -> bool
+where
+    T: VMath,
+{
+    a.col_stride() == 1 && cols.div_ceil(S::NR) <= 8
+}
+
 /// Position of one `(ic, pc, jc)` block inside the problem.
 struct Block {
     ic: usize,
@@ -363,7 +394,7 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
     p: &Problem<'_, T>,
     blk: &Block,
     split: RowSplit,
-    a: *const T,
+    a: ASrc<T>,
     bptr: *const T,
     b_panel_stride: usize,
 ) {
@@ -383,7 +414,18 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
             // micro-panel holds kc rows of NR elements (packed here, or inside the
             // `PackedB` whose depth is k); the h x nr_eff C tile at (i, j) is inside the
             // validated C view; epilogue operands were validated to C's shape.
-            unsafe { s.kernel_packed(h, kc, a.wrapping_add(q * mr * kc), bp, &dst) }
+            unsafe {
+                match a {
+                    ASrc::Packed(a) => {
+                        s.kernel_packed(h, kc, a.wrapping_add(q * mr * kc), bp, &dst)
+                    }
+                    // Rows r0..r0 + h of the row-major A block (kc columns each); the packed
+                    // B micro-panel read as a matrix with row stride NR.
+                    ASrc::InPlace { a, rsa } => {
+                        s.kernel_direct(h, kc, a.wrapping_add(r0 * rsa), rsa, 1, bp, nr, &dst)
+                    }
+                }
+            }
         }
         jr += nr;
     }
