@@ -393,3 +393,30 @@ fn lm_head_with_the_largest_block_rows_gives_the_same_bits() {
         bits32(huge.grad_w().iter().copied())
     );
 }
+
+/// `LmHead::evaluate` gives `forward`'s loss at the language model's size (T·N = 350 rows,
+/// V = 10,000: several row blocks), on one thread and on two.
+#[test]
+fn lm_head_evaluate_equals_forward_at_language_model_size() {
+    use recur_kernels::Parallelism;
+    use recur_layers::LmHead;
+    let (t_len, n, h, v) = (35usize, 10usize, 100usize, 10_000usize);
+    let mut x = 0x2545_F491_4F6C_DD1D_u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+    };
+    let w = Array2::from_shape_fn((h, v), |_| next());
+    let b = Array1::from_shape_fn(v, |_| next());
+    let hs = Array3::from_shape_fn((t_len, n, h), |_| 4.0 * next());
+    let ts = Array2::from_shape_fn((t_len, n), |(t, i)| ((t * 7919 + i * 104_729) % v) as u32);
+    for par in [Parallelism::Serial, Parallelism::Rayon(2)] {
+        let mut head = LmHead::new(w.clone(), b.clone()).unwrap();
+        head.set_parallelism(par);
+        let fwd = head.forward(hs.view(), ts.view()).unwrap();
+        let eval = head.evaluate(hs.view(), ts.view()).unwrap();
+        assert_eq!(fwd.to_bits(), eval.to_bits(), "{par:?}: forward {fwd}, evaluate {eval}");
+    }
+}
