@@ -417,6 +417,10 @@ fn lm_head_evaluate_equals_forward_at_language_model_size() {
         head.set_parallelism(par);
         let fwd = head.forward(hs.view(), ts.view()).unwrap();
         let eval = head.evaluate(hs.view(), ts.view()).unwrap();
-        assert_eq!(fwd.to_bits(), eval.to_bits(), "{par:?}: forward {fwd}, evaluate {eval}");
+        assert_eq!(
+            fwd.to_bits(),
+            eval.to_bits(),
+            "{par:?}: forward {fwd}, evaluate {eval}"
+        );
     }
 }
