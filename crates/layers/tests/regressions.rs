@@ -401,17 +401,11 @@ fn lm_head_evaluate_equals_forward_at_language_model_size() {
     use recur_kernels::Parallelism;
     use recur_layers::LmHead;
     let (t_len, n, h, v) = (35usize, 10usize, 100usize, 10_000usize);
-    let mut x = 0x2545_F491_4F6C_DD1D_u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
-    };
-    let w = Array2::from_shape_fn((h, v), |_| next());
-    let b = Array1::from_shape_fn(v, |_| next());
-    let hs = Array3::from_shape_fn((t_len, n, h), |_| 4.0 * next());
-    let ts = Array2::from_shape_fn((t_len, n), |(t, i)| ((t * 7919 + i * 104_729) % v) as u32);
+    let mut rng = recur_testkit::Rng::new(404);
+    let w = Array2::from_shape_vec((h, v), rng.vec_f32(h * v, -0.5, 0.5)).unwrap();
+    let b = Array1::from_vec(rng.vec_f32(v, -0.5, 0.5));
+    let hs = Array3::from_shape_vec((t_len, n, h), rng.vec_f32(t_len * n * h, -2.0, 2.0)).unwrap();
+    let ts = Array2::from_shape_fn((t_len, n), |_| rng.below(v) as u32);
     for par in [Parallelism::Serial, Parallelism::Rayon(2)] {
         let mut head = LmHead::new(w.clone(), b.clone()).unwrap();
         head.set_parallelism(par);

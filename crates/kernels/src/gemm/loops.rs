@@ -367,10 +367,7 @@ enum ASrc<T> {
 /// slower at n = 200 and 256 (by 4-5%). The micro-kernel's arithmetic is the same either
 /// way: no bit changes.
 #[inline(always)]
-fn reads_a_in_place<T, S: Kernel<T>>(a: MatRef<'_, T>, cols: usize) -> bool
-where
-    T: VMath,
-{
+fn reads_a_in_place<T: VMath, S: Kernel<T>>(a: MatRef<'_, T>, cols: usize) -> bool {
     a.col_stride() == 1 && cols.div_ceil(S::NR) <= 8
 }
 
@@ -409,8 +406,8 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
             let (r0, h) = split.panel(q);
             let (i, j) = (blk.ic + r0, blk.jc + jr);
             let dst = p.tile(i, j, h, nr_eff, blk.first, blk.last);
-            // SAFETY: the A panel (rows r0..r0 + h of the block, kc columns) is inside
-            // the packed buffer (h <= MR rows); the B
+            // SAFETY: the A panel (rows r0..r0 + h of the block, kc columns, h <= MR) is
+            // inside the packed buffer, or inside the view `p.a` when read in place; the B
             // micro-panel holds kc rows of NR elements (packed here, or inside the
             // `PackedB` whose depth is k); the h x nr_eff C tile at (i, j) is inside the
             // validated C view; epilogue operands were validated to C's shape.
@@ -419,8 +416,7 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
                     ASrc::Packed(a) => {
                         s.kernel_packed(h, kc, a.wrapping_add(q * mr * kc), bp, &dst)
                     }
-                    // Rows r0..r0 + h of the row-major A block (kc columns each); the packed
-                    // B micro-panel read as a matrix with row stride NR.
+                    // The packed B micro-panel read as a matrix with row stride NR.
                     ASrc::InPlace { a, rsa } => {
                         s.kernel_direct(h, kc, a.wrapping_add(r0 * rsa), rsa, 1, bp, nr, &dst)
                     }

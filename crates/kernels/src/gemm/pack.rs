@@ -132,7 +132,7 @@ pub(crate) fn pack_b<T: VMath, S: Kernel<T>>(
     assert!(dst.len() >= panels.saturating_sub(1) * panel_stride + kc * nr);
     let (rs, cs) = (b.row_stride(), b.col_stride());
     let src = b.as_slice().as_ptr();
-    // Full panels of a row-major source, `GROUP` panels at a time, row by row: each row
+    // Full panels of a row-major source, `PACK_B_GROUP` panels at a time, row by row: each row
     // of the group is one contiguous run of the source (`GROUP * NR` elements), so a
     // source page is visited once per group rather than once per panel (with rows a page
     // or more apart, panel by panel took a TLB miss per row of every panel).

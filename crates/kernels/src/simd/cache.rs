@@ -61,7 +61,7 @@ pub fn cache_sizes() -> CacheSizes {
 
 /// One cache as a CPU describes it.
 #[derive(Clone, Copy, Debug)]
-struct Level {
+struct CacheLevel {
     level: u32,
     /// Data or unified (instruction caches are skipped by the readers).
     bytes: usize,
@@ -89,7 +89,7 @@ fn detect() -> CacheSizes {
 /// The per-core sizes from a list of data / unified caches; `None` without an L1d or an
 /// L2 (a report too odd to size blocks from). Implausible sizes (below 4 KiB or above
 /// 4 GiB) count as absent.
-fn from_levels(levels: &[Level], source: CacheSource) -> Option<CacheSizes> {
+fn from_levels(levels: &[CacheLevel], source: CacheSource) -> Option<CacheSizes> {
     let plausible = |b: usize| (4 << 10..=4 << 30).contains(&b);
     let size = |want: u32, share: bool| {
         levels
@@ -117,7 +117,7 @@ fn from_levels(levels: &[Level], source: CacheSource) -> Option<CacheSizes> {
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-fn cpuid_levels() -> Option<Vec<Level>> {
+fn cpuid_levels() -> Option<Vec<CacheLevel>> {
     use std::arch::x86_64::{__cpuid, __cpuid_count, CpuidResult};
     // `unsafe` for toolchains from before these intrinsics became safe functions.
     #[allow(unused_unsafe)]
@@ -163,7 +163,7 @@ fn cpuid_levels() -> Option<Vec<Level>> {
             .saturating_mul(partitions)
             .saturating_mul(line)
             .saturating_mul(sets);
-        levels.push(Level {
+        levels.push(CacheLevel {
             level,
             bytes,
             sharing,
@@ -173,12 +173,12 @@ fn cpuid_levels() -> Option<Vec<Level>> {
 }
 
 #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-fn cpuid_levels() -> Option<Vec<Level>> {
+fn cpuid_levels() -> Option<Vec<CacheLevel>> {
     None
 }
 
 /// Linux's description of cpu0's caches: `index*/{level,type,size,shared_cpu_list}`.
-fn sysfs_levels() -> Option<Vec<Level>> {
+fn sysfs_levels() -> Option<Vec<CacheLevel>> {
     let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
     let mut levels = Vec::new();
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
@@ -195,7 +195,7 @@ fn sysfs_levels() -> Option<Vec<Level>> {
             continue;
         };
         let sharing = read("shared_cpu_list").map_or(1, |l| cpu_list_len(&l));
-        levels.push(Level {
+        levels.push(CacheLevel {
             level,
             bytes,
             sharing,
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn levels_give_per_core_sizes() {
-        let l = |level, bytes, sharing| Level {
+        let l = |level, bytes, sharing| CacheLevel {
             level,
             bytes,
             sharing,
