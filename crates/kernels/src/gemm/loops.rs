@@ -333,16 +333,34 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
 
 /// Whether the skinny path copies B, a group of [`STRIP_GROUP`] strips (`kc x NR` each) at
 /// a time, into a small packed buffer before the row panels read it, rather than letting
-/// the micro-kernel read B in place. It pays when B's rows are a page or more apart (read
-/// in place, every row of a strip is a TLB miss, and at power-of-two strides all rows fall
-/// into the same few L1 sets: 64 x 1024 x 1024 ran at 35–39 GFLOP/s in place and at 68–76
-/// copied, on Zen 3), and when enough row panels reuse each copy (`panels >= 8`: 64 x 650
-/// x 650 79.8 against 69.0). With few panels and short strides the copy costs more than it
-/// saves (16 x 256 x 256: 72 in place, 54–65 copied). Either way the micro-kernel's
-/// arithmetic is the same: no bit changes.
+/// the micro-kernel read B in place (with the rows ahead prefetched). Read in place, the
+/// rows of a strip are a row stride apart and fall into [`l1_sets_spanned`] sets of L1;
+/// when that is one or two sets (strides that are multiples of 2 KiB), the strip cannot
+/// stay in L1 for the next row panel and every row misses: 16 x 1024 x 1024 ran at 27
+/// GFLOP/s in place and 66 copied, 16 x 2048 x 2048 at 25 and 47. At four sets the copy
+/// pays once enough row panels reuse it (64 x 256 x 256: 83 in place, 86 copied; 120 x 256
+/// x 256: 84 and 90), not with three (16 x 768 x 768: 74 in place, 68 copied). Everywhere
+/// else reading in place is faster, even with many panels or rows pages apart (Zen 3: 16 x
+/// 1100 x 1100 87 against 69 copied, 64 x 650 x 650 88 against 86, 40 x 3000 x 3000 72
+/// against 52). Either way the micro-kernel's arithmetic is the same: no bit changes.
 #[inline(always)]
 fn skinny_copies_strips<T>(row_stride: usize, panels: usize) -> bool {
-    row_stride.saturating_mul(std::mem::size_of::<T>()) >= 4096 || panels >= 8
+    let sets = l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>()));
+    sets <= 2 || (sets <= 4 && panels >= 8)
+}
+
+/// Bytes after which the set index of L1 repeats: 64 sets of 64-byte lines on the x86-64
+/// cores this library targets (and the common Arm cores), whatever the associativity.
+const L1_SET_PERIOD: usize = 4096;
+
+/// How many L1 sets the lines of a column of rows `stride` bytes apart fall into (of
+/// `L1_SET_PERIOD / 64`): rows whose stride is a multiple of 1 KiB use only 4.
+#[inline(always)]
+fn l1_sets_spanned(stride: usize) -> usize {
+    // gcd(stride, L1_SET_PERIOD), both being (multiples of) powers of two: the lowest set
+    // bit of the stride, at most L1_SET_PERIOD (also for a zero stride).
+    let gcd = 1usize << stride.trailing_zeros().min(L1_SET_PERIOD.trailing_zeros());
+    (L1_SET_PERIOD / gcd).min(L1_SET_PERIOD / 64)
 }
 
 /// Strips of B that the skinny path copies at once (a TLB entry of B then serves
@@ -620,12 +638,14 @@ mod tests {
                 (13, 0, 9),
                 (37, 1000, 129),
                 (8, 257, 16),
-                // Enough row panels for the skinny path to copy strips of B (AVX2: 9 and
-                // 14 panels of 6), with a partial last group and strip.
+                // Many row panels (AVX2: 9 and 14 panels of 6), B read in place.
                 (50, 300, 70),
                 (80, 40, 150),
-                // B's rows a page apart (row stride n + 3 = 1033 elements): copied too.
-                (5, 20, 1030),
+                // B's row stride (n + 3 elements) 1 KiB with 9 panels, 2 KiB, 4 KiB: the
+                // skinny path copies strips of B, with a partial last group and strip.
+                (50, 300, 253),
+                (7, 30, 509),
+                (5, 20, 1021),
             ] {
                 let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
                 let b: Vec<f32> = (0..k * (n + 3)).map(|_| next()).collect();
@@ -677,6 +697,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn strips_are_copied_where_rows_share_few_l1_sets() {
+        assert_eq!(l1_sets_spanned(0), 1);
+        assert_eq!(l1_sets_spanned(4), 64);
+        assert_eq!(l1_sets_spanned(650 * 4), 64);
+        assert_eq!(l1_sets_spanned(256 * 4), 4);
+        assert_eq!(l1_sets_spanned(512 * 4), 2);
+        assert_eq!(l1_sets_spanned(1024 * 4), 1);
+        assert_eq!(l1_sets_spanned(3 * 4096), 1);
+        assert_eq!(l1_sets_spanned(usize::MAX), 64);
+        assert!(!skinny_copies_strips::<f32>(650, 3));
+        assert!(!skinny_copies_strips::<f32>(650, 21));
+        assert!(!skinny_copies_strips::<f32>(1100, 3));
+        assert!(!skinny_copies_strips::<f32>(256, 3));
+        assert!(skinny_copies_strips::<f32>(256, 8));
+        assert!(skinny_copies_strips::<f32>(512, 1));
+        assert!(skinny_copies_strips::<f64>(512, 1));
+        assert!(skinny_copies_strips::<f32>(1024, 3));
+        assert!(!skinny_copies_strips::<f32>(usize::MAX, 3));
     }
 
     /// The small path takes every shape of the integration sweep `all_small_shapes_every_tier`

@@ -204,7 +204,7 @@ macro_rules! tier {
                     const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
                     const L: usize = <$tok as Simd<$t>>::LANES;
                     // SAFETY: forwarded contract of `Kernel::kernel_packed`.
-                    unsafe { microkernel::<$t, $tok, R, $nv, true>(s, kc, a, 1, $mr, b, NR, L, dst) }
+                    unsafe { microkernel::<$t, $tok, R, $nv, true, false>(s, kc, a, 1, $mr, b, NR, L, dst) }
                 }
                 debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
                 // SAFETY: forwarded contract; the token proves the target features of `k`.
@@ -264,10 +264,10 @@ macro_rules! tier {
                     // (nv - 1) * L + last = dst.nr readable elements.
                     unsafe {
                         match nv {
-                            $($v => microkernel::<$t, $tok, R, $v, true>(
+                            $($v => microkernel::<$t, $tok, R, $v, true, true>(
                                 s, kc, a, 1, $mr, b, rsb, last, dst
                             ),)*
-                            _ => microkernel::<$t, $tok, R, $nv, true>(
+                            _ => microkernel::<$t, $tok, R, $nv, true, true>(
                                 s, kc, a, 1, $mr, b, rsb, last, dst
                             ),
                         }
@@ -317,10 +317,10 @@ macro_rules! tier {
                     // holds (nv - 1) * L + last = dst.nr readable elements.
                     unsafe {
                         match nv {
-                            $($v => microkernel::<$t, $tok, R, $v, false>(
+                            $($v => microkernel::<$t, $tok, R, $v, false, false>(
                                 s, kc, a, rsa, csa, b, rsb, last, dst
                             ),)*
-                            _ => microkernel::<$t, $tok, R, $nv, false>(
+                            _ => microkernel::<$t, $tok, R, $nv, false, false>(
                                 s, kc, a, rsa, csa, b, rsb, last, dst
                             ),
                         }
