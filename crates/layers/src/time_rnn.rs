@@ -19,10 +19,17 @@
 //!    `db` = column sums of `DT`.
 //!
 //! The packed `Wh` and `Whᵀ` are rebuilt only when the weights change.
+//!
+//! On several threads, the two step loops are split by rows of the batch: the `N`
+//! sequences do not interact, so each task runs all `T` steps for its rows with no
+//! synchronization between steps (a split of each step's GEMM would fork and join `2T`
+//! times per forward and backward). The large GEMMs split themselves. No split changes a
+//! bit of any result.
 
 use crate::param::{ParamMut, Parameters};
-use crate::util::{buffer_len, reserve, shape_err, standard};
+use crate::util::{buffer_len, reserve, shape_err, standard, threads_for};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
+use rayon::prelude::*;
 use recur_kernels::error::fmt_shape;
 use recur_kernels::{
     gemm_packed, gemm_with, tanh_backward, Epilogue, Error, Float, MatMut, MatRef, PackedB,
@@ -144,7 +151,8 @@ impl<T: Float> TimeRnn<T> {
         self.stateful
     }
 
-    /// How many threads the GEMMs may use (default [`Parallelism::Auto`]). Results are
+    /// How many threads the passes may use (default [`Parallelism::Auto`]): the large GEMMs
+    /// and the step loops (split by rows of the batch; see the module docs). Results are
     /// bit-identical for any setting.
     pub fn set_parallelism(&mut self, par: Parallelism) {
         self.par = par;
@@ -308,17 +316,36 @@ impl<T: Float> TimeRnn<T> {
         }
         // 2. HS[t] = tanh(HS[t−1]·Wh + HS[t]), in place; slot t of the buffer is HS[t−1].
         let packed = &self.packed.as_ref().expect("packed by ensure_packed").0;
-        for t in 0..t_len {
-            let (prev, cur) = self.hs[t * nh..(t + 2) * nh].split_at_mut(nh);
-            gemm_packed(
-                T::ONE,
-                MatRef::from_slice(prev, n, h)?,
-                packed,
-                T::ONE,
-                MatMut::from_slice(cur, n, h)?,
-                Epilogue::Tanh,
-                self.par,
-            )?;
+        let split = BatchSplit::new(self.par, t_len, n, h);
+        if split.tasks > 1 {
+            // Each task runs the whole recurrence for its rows of the batch.
+            let slots = rows_of_slots(&mut self.hs[..(t_len + 1) * nh], h, split);
+            slots
+                .into_par_iter()
+                .enumerate()
+                .try_for_each(|(q, mut slots)| {
+                    let r = split.rows(q).len();
+                    for t in 0..t_len {
+                        let (prev, cur) = slots.split_at_mut(t + 1);
+                        let (prev, cur) = (&*prev[t], &mut *cur[0]);
+                        step(
+                            prev,
+                            cur,
+                            packed,
+                            T::ONE,
+                            Epilogue::Tanh,
+                            r,
+                            h,
+                            Parallelism::Serial,
+                        )?;
+                    }
+                    Ok::<(), Error>(())
+                })?;
+        } else {
+            for t in 0..t_len {
+                let (prev, cur) = self.hs[t * nh..(t + 2) * nh].split_at_mut(nh);
+                step(prev, cur, packed, T::ONE, Epilogue::Tanh, n, h, self.par)?;
+            }
         }
         if self.stateful {
             // The last hidden state is the next forward's h0.
@@ -408,21 +435,46 @@ impl<T: Float> TimeRnn<T> {
             &mut self.dt[last * nh..],
         )?;
         // 2. DT[t−1] = (DT[t]·Whᵀ + dHS[t−1]) ⊙ (1 − HS[t−1]²).
-        for t in (1..t_len).rev() {
-            let (lower, upper) = self.dt.split_at_mut(t * nh);
-            let dt_t = &upper[..nh];
-            let dt_prev = &mut lower[(t - 1) * nh..];
-            let e = MatRef::from_slice(&dhs_slice[(t - 1) * nh..t * nh], n, h)?;
-            let y = MatRef::from_slice(&self.hs[t * nh..(t + 1) * nh], n, h)?;
-            gemm_packed(
-                T::ONE,
-                MatRef::from_slice(dt_t, n, h)?,
-                packed_t,
-                T::ZERO,
-                MatMut::from_slice(dt_prev, n, h)?,
-                Epilogue::TanhBackward { e, y },
-                self.par,
-            )?;
+        let split = BatchSplit::new(self.par, t_len, n, h);
+        if split.tasks > 1 {
+            // Each task runs the whole recurrence for its rows of the batch.
+            let hs = &self.hs;
+            let slots = rows_of_slots(&mut self.dt[..tn * h], h, split);
+            slots
+                .into_par_iter()
+                .enumerate()
+                .try_for_each(|(q, mut slots)| {
+                    let rows = split.rows(q);
+                    let (r, off) = (rows.len(), rows.start * h);
+                    for t in (1..t_len).rev() {
+                        let (lower, upper) = slots.split_at_mut(t);
+                        let e =
+                            MatRef::from_slice(&dhs_slice[(t - 1) * nh + off..][..r * h], r, h)?;
+                        let y = MatRef::from_slice(&hs[t * nh + off..][..r * h], r, h)?;
+                        let (dt, dt_prev) = (&*upper[0], &mut *lower[t - 1]);
+                        let epi = Epilogue::TanhBackward { e, y };
+                        step(
+                            dt,
+                            dt_prev,
+                            packed_t,
+                            T::ZERO,
+                            epi,
+                            r,
+                            h,
+                            Parallelism::Serial,
+                        )?;
+                    }
+                    Ok::<(), Error>(())
+                })?;
+        } else {
+            for t in (1..t_len).rev() {
+                let (lower, upper) = self.dt.split_at_mut(t * nh);
+                let e = MatRef::from_slice(&dhs_slice[(t - 1) * nh..t * nh], n, h)?;
+                let y = MatRef::from_slice(&self.hs[t * nh..(t + 1) * nh], n, h)?;
+                let (dt, dt_prev) = (&upper[..nh], &mut lower[(t - 1) * nh..]);
+                let epi = Epilogue::TanhBackward { e, y };
+                step(dt, dt_prev, packed_t, T::ZERO, epi, n, h, self.par)?;
+            }
         }
         let dt = MatRef::from_slice(&self.dt, tn, h)?;
         // 3. dh0 = DT[0]·Whᵀ
@@ -457,6 +509,77 @@ impl<T: Float> TimeRnn<T> {
         }
         Ok(ArrayView3::from_shape((t_len, n, d), &self.dxs[..]).expect("buffer sized (T, N, D)"))
     }
+}
+
+/// Rows of the batch below which a task of the batch-split recurrence has too little work
+/// per step (a GEMM of fewer rows than this runs well below the micro-kernel's rate).
+const MIN_ROWS_PER_TASK: usize = 4;
+
+/// How the recurrence of a `(T, N, H)` pass is split across threads: the `N` sequences
+/// are independent (row `i` of `HS[t]` depends on row `i` of `HS[t−1]` only, and the same
+/// for `DT`), so each task can run every step for its own rows, with no synchronization
+/// between steps — where a split of each step's GEMM would fork and join `T` times. One
+/// task when one thread is allowed, the work is small, or the batch too narrow (then each
+/// step's GEMM decides its own threads). Rows computed by any task, in any split, are
+/// bit-identical: each output element is reduced in the same order by the same
+/// micro-kernel.
+#[derive(Clone, Copy, Debug)]
+struct BatchSplit {
+    tasks: usize,
+    n: usize,
+}
+
+impl BatchSplit {
+    fn new(par: Parallelism, t_len: usize, n: usize, h: usize) -> Self {
+        let work = 2usize
+            .saturating_mul(t_len)
+            .saturating_mul(n)
+            .saturating_mul(h)
+            .saturating_mul(h);
+        let tasks = threads_for(par, work).min(n / MIN_ROWS_PER_TASK).max(1);
+        BatchSplit { tasks, n }
+    }
+
+    /// The rows of task `q < tasks`: near-equal contiguous ranges tiling `0..N` in order.
+    fn rows(&self, q: usize) -> std::ops::Range<usize> {
+        let (base, extra) = (self.n / self.tasks, self.n % self.tasks);
+        let start = q * base + q.min(extra);
+        start..start + base + usize::from(q < extra)
+    }
+}
+
+/// Splits every `(N, H)` slot of `buf` (`N·H` elements each, `N·H > 0`) by the tasks of
+/// `split`: entry `q` holds, slot by slot, the rows `split.rows(q)` of each.
+fn rows_of_slots<'a, T>(buf: &'a mut [T], h: usize, split: BatchSplit) -> Vec<Vec<&'a mut [T]>> {
+    let slot = split.n * h;
+    let mut out: Vec<Vec<&'a mut [T]>> = (0..split.tasks)
+        .map(|_| Vec::with_capacity(buf.len() / slot))
+        .collect();
+    for mut rest in buf.chunks_exact_mut(slot) {
+        for (q, part) in out.iter_mut().enumerate() {
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(split.rows(q).len() * h);
+            part.push(mine);
+            rest = tail;
+        }
+    }
+    out
+}
+
+/// One step of either recurrence on `r` rows: `c = f(a·B + beta·c)` with `a, c: (r, H)`
+/// and the pre-packed `B: (H, H)` (`Wh` forward, `Whᵀ` backward).
+#[allow(clippy::too_many_arguments)]
+fn step<T: Float>(
+    a: &[T],
+    c: &mut [T],
+    b: &PackedB<T>,
+    beta: T,
+    epi: Epilogue<'_, T>,
+    r: usize,
+    h: usize,
+    par: Parallelism,
+) -> Result<()> {
+    let (a, c) = (MatRef::from_slice(a, r, h)?, MatMut::from_slice(c, r, h)?);
+    gemm_packed(T::ONE, a, b, beta, c, epi, par)
 }
 
 fn check_wh<T>(op: &'static str, h: usize, wh: ArrayView2<'_, T>) -> Result<()> {
@@ -515,5 +638,59 @@ impl<T: Float> TimeRnn<T> {
 impl<T: Float> Parameters<T> for TimeRnn<T> {
     fn params_mut(&mut self) -> Vec<ParamMut<'_, T>> {
         self.param_array().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_split_tiles_the_batch_when_threads_and_work_allow() {
+        let big = (64, 256); // (T, H): 2·T·N·H² far above the threshold for N >= 1
+        for n in [0, 1, 7, 8, 9, 13, 20, 64, 127] {
+            for par in [
+                Parallelism::Serial,
+                Parallelism::Rayon(2),
+                Parallelism::Rayon(3),
+            ] {
+                let split = BatchSplit::new(par, big.0, n, big.1);
+                let tasks = match par {
+                    Parallelism::Rayon(k) => k.min(n / MIN_ROWS_PER_TASK).max(1),
+                    _ => 1,
+                };
+                assert_eq!(split.tasks, tasks, "{par:?} n = {n}");
+                let parts: Vec<_> = (0..tasks).map(|q| split.rows(q)).collect();
+                assert_eq!(parts[0].start, 0);
+                assert_eq!(parts[tasks - 1].end, n);
+                for w in parts.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                    assert!(w[0].len().abs_diff(w[1].len()) <= 1);
+                }
+                if tasks > 1 {
+                    assert!(parts.iter().all(|r| r.len() >= MIN_ROWS_PER_TASK));
+                }
+            }
+        }
+        // Below the threshold of work: one task.
+        assert_eq!(BatchSplit::new(Parallelism::Rayon(2), 2, 20, 8).tasks, 1);
+    }
+
+    #[test]
+    fn rows_of_slots_hands_each_part_its_rows_of_every_slot() {
+        let (slots, n, h) = (3, 5, 2);
+        let mut buf: Vec<usize> = (0..slots * n * h).collect();
+        let split = BatchSplit { tasks: 3, n };
+        let parts = [0..2, 2..4, 4..5];
+        let got = rows_of_slots(&mut buf, h, split);
+        for (q, rows) in parts.iter().enumerate() {
+            assert_eq!(split.rows(q), *rows);
+            assert_eq!(got[q].len(), slots);
+            for (t, s) in got[q].iter().enumerate() {
+                let want: Vec<usize> =
+                    (t * n * h + rows.start * h..t * n * h + rows.end * h).collect();
+                assert_eq!(**s, want[..]);
+            }
+        }
     }
 }
