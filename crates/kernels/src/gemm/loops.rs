@@ -162,8 +162,14 @@ fn gemm_block_in<T: VMath, S: Kernel<T>>(
         // serve the A panels of that block only, which read it from L1 just as well in
         // place after the first; beyond it, a packed B block is reused by every A block,
         // and packing pays. (Measured on Intel AVX-512 at 16 to 128 rows: 1.05–1.45x
-        // faster than packing B, never slower.)
-        if b.col_stride() == 1 && rows.len() <= blocking.mc {
+        // faster than packing B, never slower.) Not where the packed path reads A in
+        // place (C at most 8 strips wide): there packing A, which the skinny path must,
+        // costs more than packing B (Zen 3: 64 x 128 x 128 82 -> 87 GFLOP/s, 100 x 128 x
+        // 128 82 -> 90, 120 x 64 x 64 75 -> 85; 16 and 20 rows unchanged).
+        if b.col_stride() == 1
+            && rows.len() <= blocking.mc
+            && !reads_a_in_place::<T, S>(p.a, cols.len())
+        {
             return gemm_block_skinny(s, p, b, rows, cols, bbuf, abuf);
         }
     }
