@@ -48,12 +48,12 @@ fn time_rnn_bits_do_not_depend_on_threads() {
         .build()
         .unwrap();
     // (T, N, D, H): batches split in 3 (13 rows: 5 + 4 + 4) and in 2 (9 rows), one too
-    // narrow to split (5 rows: each step's GEMM splits instead), and one below the
+    // narrow to split (5 rows: each step's GEMM, 2·5·650² flops, splits its columns instead), and one below the
     // threshold of work (everything on one thread).
     for (t, n, d, h) in [
         (8, 13, 7, 150),
         (9, 9, 5, 170),
-        (40, 5, 3, 150),
+        (3, 5, 3, 650),
         (3, 20, 4, 30),
     ] {
         let serial = run(Parallelism::Serial, t, n, d, h);

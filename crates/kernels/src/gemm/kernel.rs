@@ -159,9 +159,10 @@ pub(crate) unsafe fn microkernel<
 /// (`PREFETCH_B`): the rows of a B read in place are a row stride apart (2,600 bytes for
 /// `H = 650`), too far for the L1 prefetcher to run ahead, and the first row panel of each
 /// strip finds them in L3. Four rows (24 cycles of a 6 x 16 AVX2 tile) took 16 x 650 x 650
-/// from 71–73 to 81–83 GFLOP/s, 16 x 256 x 256 from 76–79 to 81, 16 x 128 x 128 from 83
-/// to 87 on Zen 3; 8 and 16 rows were no better, and prefetching for the first row panel
-/// only (whose rows are the ones not yet in L1) was slower (78).
+/// from 74 to 83 GFLOP/s, 20 x 650 x 650 from 75 to 82 and 16 x 256 x 256 from 76–77 to
+/// 79–82 on Zen 3, and left 16 x 128 x 128 (B in L2) unchanged; 8 and 16 rows were no
+/// better, and prefetching for the first row panel only (whose rows are the ones not yet
+/// in L1) was slower (78).
 const B_PREFETCH_ROWS: usize = 4;
 
 /// The k loop of [`microkernel`]: returns the `MR x NV` accumulators. With `PREFETCH_B`,
