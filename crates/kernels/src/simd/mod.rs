@@ -131,6 +131,29 @@ pub(crate) trait Isa: pulp::Simd {
     /// `a · 2^k` by an integer add into the exponent field (contract of [`Simd::ldexp`]).
     fn ldexp_f64s(self, a: Self::f64s, k: Self::f64s) -> Self::f64s;
 
+    /// Lane-wise `if a < b { a } else { b }` (contract of [`Simd::min`]). The x86 tiers
+    /// use `minps`, whose definition this is: LLVM does not turn the compare and blend
+    /// intrinsics of this default into it.
+    #[inline(always)]
+    fn minps_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        self.select_f32s(self.less_than_f32s(a, b), a, b)
+    }
+    /// As [`Isa::minps_f32s`].
+    #[inline(always)]
+    fn minps_f64s(self, a: Self::f64s, b: Self::f64s) -> Self::f64s {
+        self.select_f64s(self.less_than_f64s(a, b), a, b)
+    }
+    /// Lane-wise `if a > b { a } else { b }` (contract of [`Simd::max`]; x86 `maxps`).
+    #[inline(always)]
+    fn maxps_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        self.select_f32s(self.less_than_f32s(b, a), a, b)
+    }
+    /// As [`Isa::maxps_f32s`].
+    #[inline(always)]
+    fn maxps_f64s(self, a: Self::f64s, b: Self::f64s) -> Self::f64s {
+        self.select_f64s(self.less_than_f64s(b, a), a, b)
+    }
+
     /// The first `n` elements at `p` (`1 <= n <= lanes`), other lanes 0.
     ///
     /// # Safety
@@ -222,13 +245,17 @@ pub(crate) trait SimdElement: Float {
     fn round<P: Isa>(p: P, a: Self::V<P>) -> Self::V<P>;
     /// See [`Simd::ldexp`].
     fn ldexp<P: Isa>(p: P, a: Self::V<P>, k: Self::V<P>) -> Self::V<P>;
+    /// See [`Simd::min`].
+    fn min<P: Isa>(p: P, a: Self::V<P>, b: Self::V<P>) -> Self::V<P>;
+    /// See [`Simd::max`].
+    fn max<P: Isa>(p: P, a: Self::V<P>, b: Self::V<P>) -> Self::V<P>;
 }
 
 /// [`SimdElement`] for `$t`: each primitive once, for every token.
 macro_rules! impl_simd_element {
     ($t:ident, $v:ident, $m:ident, $lanes:ident, $splat:ident, $add:ident, $sub:ident,
      $mul:ident, $div:ident, $fma:ident, $fnma:ident, $lt:ident,
-     $select:ident, $and:ident, $xor:ident, $round:ident, $ldexp:ident,
+     $select:ident, $and:ident, $xor:ident, $round:ident, $ldexp:ident, $min:ident, $max:ident,
      $load_first:ident, $store_first:ident, $as_simd:ident, $as_mut_simd:ident) => {
         impl SimdElement for $t {
             type V<P: Isa> = P::$v;
@@ -337,6 +364,14 @@ macro_rules! impl_simd_element {
             fn ldexp<P: Isa>(p: P, a: P::$v, k: P::$v) -> P::$v {
                 p.$ldexp(a, k)
             }
+            #[inline(always)]
+            fn min<P: Isa>(p: P, a: P::$v, b: P::$v) -> P::$v {
+                p.$min(a, b)
+            }
+            #[inline(always)]
+            fn max<P: Isa>(p: P, a: P::$v, b: P::$v) -> P::$v {
+                p.$max(a, b)
+            }
         }
     };
 }
@@ -359,6 +394,8 @@ impl_simd_element!(
     xor_f32s,
     round_f32s,
     ldexp_f32s,
+    minps_f32s,
+    maxps_f32s,
     load_first_f32s,
     store_first_f32s,
     as_simd_f32s,
@@ -382,6 +419,8 @@ impl_simd_element!(
     xor_f64s,
     round_f64s,
     ldexp_f64s,
+    minps_f64s,
+    maxps_f64s,
     load_first_f64s,
     store_first_f64s,
     as_simd_f64s,
@@ -463,12 +502,11 @@ impl<P: Isa, T: SimdElement> Simd<T> for P {
     }
     #[inline(always)]
     fn min(self, a: Self::V, b: Self::V) -> Self::V {
-        // x86 `minps` semantics on every tier (LLVM emits `minps` for this form).
-        <T as SimdElement>::select(self, <T as SimdElement>::lt(self, a, b), a, b)
+        <T as SimdElement>::min(self, a, b)
     }
     #[inline(always)]
     fn max(self, a: Self::V, b: Self::V) -> Self::V {
-        <T as SimdElement>::select(self, <T as SimdElement>::lt(self, b, a), a, b)
+        <T as SimdElement>::max(self, a, b)
     }
     #[inline(always)]
     fn lt(self, a: Self::V, b: Self::V) -> Self::M {

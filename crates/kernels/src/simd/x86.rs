@@ -48,6 +48,22 @@ impl Isa for V3 {
         let kbits = self.avx2._mm256_slli_epi64::<52>(cast(biased));
         cast(self.avx2._mm256_add_epi64(cast(a), kbits))
     }
+    #[inline(always)]
+    fn minps_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        cast(self.avx._mm256_min_ps(cast(a), cast(b)))
+    }
+    #[inline(always)]
+    fn minps_f64s(self, a: Self::f64s, b: Self::f64s) -> Self::f64s {
+        cast(self.avx._mm256_min_pd(cast(a), cast(b)))
+    }
+    #[inline(always)]
+    fn maxps_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        cast(self.avx._mm256_max_ps(cast(a), cast(b)))
+    }
+    #[inline(always)]
+    fn maxps_f64s(self, a: Self::f64s, b: Self::f64s) -> Self::f64s {
+        cast(self.avx._mm256_max_pd(cast(a), cast(b)))
+    }
 
     #[inline(always)]
     unsafe fn load_first_f32s(self, p: *const f32, n: usize) -> Self::f32s {
@@ -171,6 +187,22 @@ impl Isa for V4 {
             ._mm512_add_pd(cast(k), self.avx512f._mm512_set1_pd(MAGIC_F64));
         let kbits = self.avx512f._mm512_slli_epi64::<52>(cast(biased));
         cast(self.avx512f._mm512_add_epi64(cast(a), kbits))
+    }
+    #[inline(always)]
+    fn minps_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        cast(self.avx512f._mm512_min_ps(cast(a), cast(b)))
+    }
+    #[inline(always)]
+    fn minps_f64s(self, a: Self::f64s, b: Self::f64s) -> Self::f64s {
+        cast(self.avx512f._mm512_min_pd(cast(a), cast(b)))
+    }
+    #[inline(always)]
+    fn maxps_f32s(self, a: Self::f32s, b: Self::f32s) -> Self::f32s {
+        cast(self.avx512f._mm512_max_ps(cast(a), cast(b)))
+    }
+    #[inline(always)]
+    fn maxps_f64s(self, a: Self::f64s, b: Self::f64s) -> Self::f64s {
+        cast(self.avx512f._mm512_max_pd(cast(a), cast(b)))
     }
 
     // AVX-512 masked loads and stores (`vmovups zmm{k}`): masked-off lanes are neither
