@@ -404,10 +404,9 @@ unsafe fn store_tile_as<T: VMath, S: Kernel<T>, const MR: usize, const NV: usize
     }
     if K == E_TANH || K == E_BIAS_TANH {
         // tanh in place over the tile just stored, by the tier's one compiled copy of the
-        // slice kernel (4 vectors interleaved), rather than inlined after every vector of
-        // every micro-kernel variant: the same bits (the stored values are the pre-
-        // activations, exactly), a fraction of the code, and the interleaving that tanh's
-        // long dependency chain needs.
+        // slice kernel, rather than inlined after every vector of every micro-kernel
+        // variant: the same bits (the stored values are the pre-activations, exactly) and a
+        // fraction of the code.
         // SAFETY: the tile is readable and writable (`TileDst` contract); it was written
         // just above.
         unsafe { s.tanh_tile(dst.c, dst.rsc, dst.csc, dst.mr.min(MR), dst.nr) };

@@ -42,8 +42,8 @@ pub(crate) use consts::VMath;
 ///
 /// Cost per vector (`f32`): 1 division and 38 other vector operations, 23 of them
 /// multiplies/FMAs; `f64` has longer polynomials (10 and 11 coefficients instead of 5 and
-/// 6). On Zen 3 the loop is bound by the length of the dependency chain (about 70 cycles
-/// per vector) more than by the FMA pipes: see `BENCHMARKS.md`.
+/// 6). The dependency chain (about 65 cycles on Zen 3) binds more than the FMA pipes: the
+/// slice loop ([`tanh_run`]) pipelines two halves of it ([`tanh_front`], [`tanh_back`]).
 #[inline(always)]
 pub(crate) fn tanh_vec<T: VMath, S: Simd<T>>(s: S, x: S::V) -> S::V {
     let [y] = tanh_vecs(s, [x]);
@@ -52,56 +52,107 @@ pub(crate) fn tanh_vec<T: VMath, S: Simd<T>>(s: S, x: S::V) -> S::V {
 
 /// [`tanh_vec`] of `N` vectors at once, each step of the algorithm issued for all `N`
 /// before the next (the lanes see exactly the same operations, so the bits are those of
-/// `tanh_vec`). The algorithm is one long dependency chain per vector; interleaving `N`
-/// independent chains in program order keeps the FP pipes busy where the out-of-order
-/// window alone cannot (its scheduler fills up with the waiting ops of one chain).
+/// `tanh_vec`): [`tanh_front`] then [`tanh_back`].
 #[inline(always)]
 pub(crate) fn tanh_vecs<T: VMath, S: Simd<T>, const N: usize>(s: S, x: [S::V; N]) -> [S::V; N] {
-    // `each!(|i| e)`: the array of `e` for i = 0..N (unrolled: N is a constant). A plain
-    // loop, not `array::from_fn`: a closure does not inherit the caller's target features,
-    // so its SIMD operations would become out-of-line calls.
-    macro_rules! each {
-        (|$i:ident| $e:expr) => {{
-            let mut out = [s.splat(T::ZERO); N];
-            for $i in 0..N {
-                out[$i] = $e;
-            }
-            out
-        }};
-    }
-    let one = s.splat(T::ONE);
+    tanh_back(s, tanh_front(s, x))
+}
+
+/// What the first half of [`tanh_vecs`] hands to the second, per vector: the sign of `x`,
+/// `a = |x|`, the polynomial branch's result and `2e^{2a}` (clamped).
+#[derive(Clone, Copy)]
+pub(crate) struct TanhMid<V> {
+    sign: V,
+    a: V,
+    y_small: V,
+    e2: V,
+}
+
+// `each!(s, N, |i| e)`: the array of `e` for i = 0..N (unrolled: N is a constant). A plain
+// loop, not `array::from_fn`: a closure does not inherit the caller's target features, so
+// its SIMD operations would become out-of-line calls.
+macro_rules! each {
+    ($s:ident, $n:ident, |$i:ident| $e:expr) => {{
+        let mut out = [$s.splat(T::ZERO); $n];
+        for $i in 0..$n {
+            out[$i] = $e;
+        }
+        out
+    }};
+}
+
+/// The first half of the tanh algorithm ([`tanh_vec`]), up to `2e^{2a}`, for `N` vectors.
+///
+/// The algorithm is one long dependency chain per vector (about 65 cycles on Zen 3, a
+/// division among them). Split in two halves of about the same latency, a loop can run the
+/// second half of one block beside the first half of the next ([`tanh_run`]): two
+/// independent chains half as long, which the out-of-order window overlaps where it could
+/// not overlap whole chains.
+#[inline(always)]
+pub(crate) fn tanh_front<T: VMath, S: Simd<T>, const N: usize>(
+    s: S,
+    x: [S::V; N],
+) -> [TanhMid<S::V>; N] {
     let two = s.splat(T::ONE + T::ONE);
-    let sign = each!(|i| s.and(x[i], s.splat(-T::ZERO)));
-    let a = each!(|i| s.xor(x[i], sign[i]));
+    let sign = each!(s, N, |i| s.and(x[i], s.splat(-T::ZERO)));
+    let a = each!(s, N, |i| s.xor(x[i], sign[i]));
 
     // a <= C: a + a³·P(a²).
-    let a2 = each!(|i| s.mul(a[i], a[i]));
-    let a3 = each!(|i| s.mul(a[i], a2[i]));
+    let a2 = each!(s, N, |i| s.mul(a[i], a[i]));
+    let a3 = each!(s, N, |i| s.mul(a[i], a2[i]));
     let p = horner(s, a2, T::SMALL);
-    let y_small = each!(|i| s.fma(a3[i], p[i], a[i]));
+    let y_small = each!(s, N, |i| s.fma(a3[i], p[i], a[i]));
 
     // a > C: 1 − 2/(e^{2a} + 1), with everything scaled by 2 (exact) to save a multiply.
-    let ac = each!(|i| s.min(s.splat(T::SAT), a[i])); // min(SAT, NaN) is NaN: see `Simd::min`
-    let k = each!(|i| s.round(s.mul(ac[i], s.splat(T::TWO_OVER_LN2))));
-    let h_hi = each!(|i| s.fnma(k[i], s.splat(T::HALF_LN2_HI), ac[i]));
+    let ac = each!(s, N, |i| s.min(s.splat(T::SAT), a[i])); // min(SAT, NaN) is NaN: see `Simd::min`
+    let k = each!(s, N, |i| s.round(s.mul(ac[i], s.splat(T::TWO_OVER_LN2))));
+    let h_hi = each!(s, N, |i| s.fnma(k[i], s.splat(T::HALF_LN2_HI), ac[i]));
     // The low part of the reduction only enters through the final `h·Q`, so it is computed
     // beside `Q(h_hi)` instead of before it (shorter dependency chain; Q's argument being
     // off by k·HALF_LN2_LO <= 3e-8 moves e^{2h} by less than 2⁻³⁰ relative).
-    let h = each!(|i| s.fnma(k[i], s.splat(T::HALF_LN2_LO), h_hi[i]));
+    let h = each!(s, N, |i| s.fnma(k[i], s.splat(T::HALF_LN2_LO), h_hi[i]));
     let q = horner2(s, h_hi, T::EXP2);
-    let e2 = each!(|i| s.ldexp(s.fma(h[i], q[i], two), k[i])); // 2·e^{2ac} >= 2e^{2C}
-    let d2 = each!(|i| s.add(e2[i], two));
-    let dl2 = each!(|i| s.sub(two, s.sub(d2[i], e2[i]))); // 2e + 2 = d2 + dl2 exactly (Fast2Sum, e2 >= 2)
-    let g = each!(|i| s.div(two, d2[i])); // 1/(e + 1), rounded
-    let r2 = each!(|i| s.fnma(g[i], dl2[i], s.fnma(g[i], d2[i], two))); // 2·(1 − g·(e + 1)); inner FMA exact
-    let t = each!(|i| s.fnma(two, g[i], one)); // t ∈ [0.5, 1]
-    let tl = each!(|i| s.fnma(two, g[i], s.sub(one, t[i]))); // 1 − 2g = t + tl exactly (1 − t is exact)
-                                                             // 1 − 2/(e + 1) = 1 − 2g·(1 + r) to second order in r = r2/2
-    let y_large = each!(|i| s.add(t[i], s.fnma(g[i], r2[i], tl[i])));
+    let e2 = each!(s, N, |i| s.ldexp(s.fma(h[i], q[i], two), k[i])); // 2·e^{2ac} >= 2e^{2C}
+    let mut mid = [TanhMid {
+        sign: two,
+        a: two,
+        y_small: two,
+        e2: two,
+    }; N];
+    for i in 0..N {
+        mid[i] = TanhMid {
+            sign: sign[i],
+            a: a[i],
+            y_small: y_small[i],
+            e2: e2[i],
+        };
+    }
+    mid
+}
 
-    each!(|i| {
-        let y = s.select(s.lt(s.splat(T::SMALL_MAX), a[i]), y_large[i], y_small[i]);
-        s.xor(y, sign[i])
+/// The second half of the tanh algorithm ([`tanh_vec`]): from `2e^{2a}` to the result.
+#[inline(always)]
+pub(crate) fn tanh_back<T: VMath, S: Simd<T>, const N: usize>(
+    s: S,
+    m: [TanhMid<S::V>; N],
+) -> [S::V; N] {
+    let one = s.splat(T::ONE);
+    let two = s.splat(T::ONE + T::ONE);
+    let e2 = each!(s, N, |i| m[i].e2);
+    // 2e + 2 = d2 + dl2 exactly (Fast2Sum, e2 >= 2).
+    let d2 = each!(s, N, |i| s.add(e2[i], two));
+    let dl2 = each!(s, N, |i| s.sub(two, s.sub(d2[i], e2[i])));
+    // g = 1/(e + 1), rounded; r2 = 2·(1 − g·(e + 1)), the inner FMA exact.
+    let g = each!(s, N, |i| s.div(two, d2[i]));
+    let r2 = each!(s, N, |i| s.fnma(g[i], dl2[i], s.fnma(g[i], d2[i], two)));
+    // t ∈ [0.5, 1], and 1 − 2g = t + tl exactly (1 − t is exact).
+    let t = each!(s, N, |i| s.fnma(two, g[i], one));
+    let tl = each!(s, N, |i| s.fnma(two, g[i], s.sub(one, t[i])));
+    // 1 − 2/(e + 1) = 1 − 2g·(1 + r) to second order in r = r2/2.
+    let y_large = each!(s, N, |i| s.add(t[i], s.fnma(g[i], r2[i], tl[i])));
+    each!(s, N, |i| {
+        let small = s.lt(s.splat(T::SMALL_MAX), m[i].a);
+        s.xor(s.select(small, y_large[i], m[i].y_small), m[i].sign)
     })
 }
 
@@ -114,7 +165,7 @@ fn horner<T: SimdElement, S: Simd<T>, const N: usize>(s: S, x: [S::V; N], c: &[T
     let mut acc = [s.splat(c[i]); N];
     while i > 0 {
         i -= 1;
-        // Loops, not closures: see `tanh_vecs`.
+        // Loops, not closures: see `each!`.
         for v in 0..N {
             acc[v] = s.fma(acc[v], x[v], s.splat(c[i]));
         }
@@ -131,7 +182,7 @@ fn horner2<T: SimdElement, S: Simd<T>, const N: usize>(s: S, x: [S::V; N], c: &[
     // Plain index loops over the constant `c`: LLVM unrolls them completely, whereas the
     // `chunks().rev().fold()` form was left as an out-of-line call (with `vzeroupper`).
     let n = c.len();
-    // Loops over the N vectors, not closures: see `tanh_vecs`.
+    // Loops over the N vectors, not closures: see `each!`.
     let mut x2 = x;
     for v in 0..N {
         x2[v] = s.mul(x[v], x[v]);
@@ -248,12 +299,13 @@ pub(crate) fn tanh_backward_vec<T: SimdElement, S: Simd<T>>(s: S, y: S::V, dy: S
     s.mul(dy, s.fnma(y, y, s.splat(T::ONE)))
 }
 
-/// Vectors per iteration of the slice loop (interleaved by [`tanh_vecs`]; chosen with
-/// `benches/tanh.rs`).
-const UNROLL: usize = 4;
+/// Vectors per block of the pipelined slice loop (chosen with `examples/peers_tanh.rs` on
+/// Zen 3: 2 beat 1, 3 and 4, whose extra live values spill).
+const UNROLL: usize = 2;
 
-/// `dst[i] = tanh(src[i])` for `i < n`: `UNROLL` interleaved vectors at a time, then
-/// single vectors, then a zero-padded partial vector.
+/// `dst[i] = tanh(src[i])` for `i < n`: blocks of `UNROLL` vectors, software-pipelined
+/// (while there are at least two), then single vectors, then a zero-padded partial
+/// vector. Every element gets the bits of [`tanh_vec`].
 ///
 /// # Safety
 /// `src` readable and `dst` writable for `n` elements; they may be equal (in place) but
@@ -261,21 +313,27 @@ const UNROLL: usize = 4;
 #[inline(always)]
 pub(crate) unsafe fn tanh_run<T: VMath, S: Simd<T>>(s: S, src: *const T, dst: *mut T, n: usize) {
     let lanes = S::LANES;
+    let step = UNROLL * lanes;
     let mut i = 0;
-    while i + UNROLL * lanes <= n {
-        // SAFETY: i + UNROLL·LANES <= n; all vectors are read before any is written, which
-        // makes the in-place case sound.
-        unsafe {
-            let mut x = [s.splat(T::ZERO); UNROLL];
-            for (v, xv) in x.iter_mut().enumerate() {
-                *xv = s.load(src.add(i + v * lanes));
+    if n >= 2 * step {
+        // Software-pipelined: each iteration runs the second half of the block before and
+        // the first half of this one, two independent chains (see `tanh_front`).
+        // SAFETY: step <= n.
+        let mut mid = tanh_front(s, unsafe { load_block::<T, S, UNROLL>(s, src) });
+        i = step;
+        while i + step <= n {
+            // SAFETY: i + step <= n. This block is read before the one before it is
+            // written, and the two do not overlap, which makes the in-place case sound.
+            unsafe {
+                let x = load_block::<T, S, UNROLL>(s, src.add(i));
+                let y = tanh_back(s, mid);
+                mid = tanh_front(s, x);
+                store_block(s, dst.add(i - step), y);
             }
-            let y = tanh_vecs(s, x);
-            for (v, y) in y.into_iter().enumerate() {
-                s.store(dst.add(i + v * lanes), y);
-            }
+            i += step;
         }
-        i += UNROLL * lanes;
+        // SAFETY: the last block read, at i − step, is inside `dst`'s n elements.
+        unsafe { store_block(s, dst.add(i - step), tanh_back(s, mid)) };
     }
     while i + lanes <= n {
         // SAFETY: i + LANES <= n; reading a vector before writing it makes the in-place
@@ -290,6 +348,32 @@ pub(crate) unsafe fn tanh_run<T: VMath, S: Simd<T>>(s: S, src: *const T, dst: *m
             let v = load_partial(s, src.add(i), n - i);
             store_partial(s, dst.add(i), n - i, tanh_vec(s, v));
         }
+    }
+}
+
+/// `N` vectors from `p`, one after the other.
+///
+/// # Safety
+/// `p` readable for `N·LANES` elements.
+#[inline(always)]
+unsafe fn load_block<T: SimdElement, S: Simd<T>, const N: usize>(s: S, p: *const T) -> [S::V; N] {
+    let mut x = [s.splat(T::ZERO); N];
+    for (v, xv) in x.iter_mut().enumerate() {
+        // SAFETY: inside the N·LANES elements the caller vouches for.
+        *xv = unsafe { s.load(p.add(v * S::LANES)) };
+    }
+    x
+}
+
+/// Stores `N` vectors to `p`, one after the other.
+///
+/// # Safety
+/// `p` writable for `N·LANES` elements.
+#[inline(always)]
+unsafe fn store_block<T: SimdElement, S: Simd<T>, const N: usize>(s: S, p: *mut T, y: [S::V; N]) {
+    for (v, y) in y.into_iter().enumerate() {
+        // SAFETY: inside the N·LANES elements the caller vouches for.
+        unsafe { s.store(p.add(v * S::LANES), y) };
     }
 }
 
