@@ -1,8 +1,9 @@
 //! A small tour of every unsafe path of the kernels, sized for Miri (issue #7): GEMM with
 //! row-major, column-major, padded and broadcast operands, every epilogue, a `PackedB`,
-//! sizes on both sides of the tiles, and tanh / tanh_backward on every tail length. Run
-//! natively it is a quick test; under Miri (scalar tier: `RECUR_SIMD=scalar`) it checks
-//! the raw-pointer code for out-of-bounds and aliasing violations.
+//! sizes on both sides of the tiles, and tanh / tanh_backward on every tail length and
+//! through the pipelined slice loop, in place too. Run natively it is a quick test; under
+//! Miri (scalar tier: `RECUR_SIMD=scalar`) it checks the raw-pointer code for
+//! out-of-bounds and aliasing violations.
 //!
 //! Every call is `Parallelism::Serial` (so not `gemm`, which uses `Auto`): `Auto` asks
 //! rayon for its thread count, which starts the global pool, and crossbeam-epoch's worker
@@ -10,7 +11,8 @@
 
 use recur_kernels::reference::gemm_reference;
 use recur_kernels::{
-    gemm_packed, gemm_with, tanh, tanh_backward, Epilogue, MatMut, MatRef, PackedB, Parallelism,
+    gemm_packed, gemm_with, tanh, tanh_backward, tanh_inplace, Epilogue, MatMut, MatRef, PackedB,
+    Parallelism,
 };
 use recur_testkit::ulps_between_f32;
 
@@ -112,7 +114,9 @@ fn gemm_layouts_epilogues_and_packing() {
 
 #[test]
 fn tanh_every_tail_length() {
-    for n in 0..=17 {
+    // Every tail length of the vector tiers, then lengths that run the pipelined slice loop
+    // (two or more blocks of 2 vectors: from 32 elements on AVX2, 64 on AVX-512).
+    for n in (0..=17).chain([31, 32, 33, 48, 50, 67]) {
         let x: Vec<f32> = (0..n).map(|i| i as f32 * 0.3 - 2.0).collect();
         let mut y = vec![0.0f32; n];
         tanh(&x, &mut y).unwrap();
@@ -140,5 +144,9 @@ fn tanh_every_tail_length() {
             tanh(&x[1..], &mut buf[1..n]).unwrap();
             assert_eq!(&buf[1..n], &y[1..]);
         }
+        // In place: the loop reads each block before it writes the block before it.
+        let mut z = x.clone();
+        tanh_inplace(&mut z);
+        assert_eq!(z, y);
     }
 }
