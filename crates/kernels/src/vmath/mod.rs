@@ -46,19 +46,11 @@ pub(crate) use consts::VMath;
 /// slice loop ([`tanh_run`]) pipelines two halves of it ([`tanh_front`], [`tanh_back`]).
 #[inline(always)]
 pub(crate) fn tanh_vec<T: VMath, S: Simd<T>>(s: S, x: S::V) -> S::V {
-    let [y] = tanh_vecs(s, [x]);
+    let [y] = tanh_back(s, tanh_front(s, [x]));
     y
 }
 
-/// [`tanh_vec`] of `N` vectors at once, each step of the algorithm issued for all `N`
-/// before the next (the lanes see exactly the same operations, so the bits are those of
-/// `tanh_vec`): [`tanh_front`] then [`tanh_back`].
-#[inline(always)]
-pub(crate) fn tanh_vecs<T: VMath, S: Simd<T>, const N: usize>(s: S, x: [S::V; N]) -> [S::V; N] {
-    tanh_back(s, tanh_front(s, x))
-}
-
-/// What the first half of [`tanh_vecs`] hands to the second, per vector: the sign of `x`,
+/// What the first half of [`tanh_vec`] hands to the second, per vector: the sign of `x`,
 /// `a = |x|`, the polynomial branch's result and `2e^{2a}` (clamped).
 #[derive(Clone, Copy)]
 pub(crate) struct TanhMid<V> {
@@ -81,7 +73,9 @@ macro_rules! each {
     }};
 }
 
-/// The first half of the tanh algorithm ([`tanh_vec`]), up to `2e^{2a}`, for `N` vectors.
+/// The first half of the tanh algorithm ([`tanh_vec`]), up to `2e^{2a}`, for `N` vectors,
+/// each step issued for all `N` before the next: every lane sees the same operations
+/// whatever `N` is, so the bits are those of `tanh_vec`.
 ///
 /// The algorithm is one long dependency chain per vector (about 65 cycles on Zen 3, a
 /// division among them). Split in two halves of about the same latency, a loop can run the
@@ -138,10 +132,9 @@ pub(crate) fn tanh_back<T: VMath, S: Simd<T>, const N: usize>(
 ) -> [S::V; N] {
     let one = s.splat(T::ONE);
     let two = s.splat(T::ONE + T::ONE);
-    let e2 = each!(s, N, |i| m[i].e2);
     // 2e + 2 = d2 + dl2 exactly (Fast2Sum, e2 >= 2).
-    let d2 = each!(s, N, |i| s.add(e2[i], two));
-    let dl2 = each!(s, N, |i| s.sub(two, s.sub(d2[i], e2[i])));
+    let d2 = each!(s, N, |i| s.add(m[i].e2, two));
+    let dl2 = each!(s, N, |i| s.sub(two, s.sub(d2[i], m[i].e2)));
     // g = 1/(e + 1), rounded; r2 = 2·(1 − g·(e + 1)), the inner FMA exact.
     let g = each!(s, N, |i| s.div(two, d2[i]));
     let r2 = each!(s, N, |i| s.fnma(g[i], dl2[i], s.fnma(g[i], d2[i], two)));
