@@ -112,6 +112,30 @@ fn gemm_layouts_epilogues_and_packing() {
     assert_eq!(&c[9..], &[5.0, 11.0, 17.0]);
 }
 
+/// The packed path where the first row panel's micro-kernel packs B as it reads it in
+/// place (C at most 8 strips wide, A read in place), with a partial strip at the right
+/// edge or none, and a second reduction block (k > KC = 256). The skinny path's use of the same
+/// kernel needs 8 row panels and more than 8 strips, 30 times the work: the native tests
+/// and AddressSanitizer cover it (`skinny_path_matches_packed_path_bit_for_bit`).
+#[test]
+fn gemm_b_packed_by_the_first_row_panel() {
+    for &(m, k, n) in &[(7, 260, 20), (1, 300, 16)] {
+        let a = operand(m, k, k + 1, 1, 1);
+        let b = operand(k, n, n + 3, 1, 2);
+        let av = MatRef::from_strided(&a, m, k, k + 1, 1).unwrap();
+        let bv = MatRef::from_strided(&b, k, n, n + 3, 1).unwrap();
+        let c0 = operand(m, n, n, 1, 3);
+        let mut want = c0.clone();
+        let wv = MatMut::from_strided(&mut want, m, n, n, 1).unwrap();
+        gemm_reference(2.0, av, bv, 0.5, wv).unwrap();
+        let mut c = c0.clone();
+        let cv = MatMut::from_strided(&mut c, m, n, n, 1).unwrap();
+        gemm_with(2.0, av, bv, 0.5, cv, Epilogue::None, Parallelism::Serial).unwrap();
+        // Integer inputs: every result is exact.
+        assert_eq!(format!("{c:?}"), format!("{want:?}"), "{m} {k} {n}");
+    }
+}
+
 #[test]
 fn tanh_every_tail_length() {
     // Every tail length of the vector tiers, then lengths that run the pipelined slice loop

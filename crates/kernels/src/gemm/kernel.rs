@@ -61,18 +61,26 @@ const MAX_TILE: usize = 512;
 ///
 /// The last B vector holds `last` valid elements (`LANES` for a full or zero-padded packed
 /// row; fewer at the right edge of a B read in place, loaded without touching memory past
-/// the row's end).
+/// the row's end). With `COPY_B`, the B row's vectors are also stored at `copy`.
 ///
 /// # Safety
-/// `a + i * rsa` must be readable for `i < MR`, and `b .. b + (NV - 1) * LANES + last`.
+/// `a + i * rsa` must be readable for `i < MR`, and `b .. b + (NV - 1) * LANES + last`;
+/// with `COPY_B`, `copy .. copy + NV * LANES` writable.
 #[inline(always)]
-unsafe fn rank1<T: SimdElement, S: Simd<T>, const MR: usize, const NV: usize>(
+unsafe fn rank1<
+    T: SimdElement,
+    S: Simd<T>,
+    const MR: usize,
+    const NV: usize,
+    const COPY_B: bool,
+>(
     s: S,
     acc: &mut [[S::V; NV]; MR],
     a: *const T,
     rsa: usize,
     b: *const T,
     last: usize,
+    copy: *mut T,
 ) {
     let mut bv = [s.splat(T::ZERO); NV];
     for (v, bvv) in bv.iter_mut().enumerate() {
@@ -93,6 +101,12 @@ unsafe fn rank1<T: SimdElement, S: Simd<T>, const MR: usize, const NV: usize>(
             *accv = s.fma(ai, bvv, *accv);
         }
     }
+    if COPY_B {
+        for (v, &bvv) in bv.iter().enumerate() {
+            // SAFETY: `copy` holds NV * LANES writable elements (caller).
+            unsafe { s.store(copy.add(v * S::LANES), bvv) };
+        }
+    }
 }
 
 /// `MR x (NV * LANES)` micro-kernel; see [`super::tiers::Kernel`].
@@ -104,12 +118,16 @@ unsafe fn rank1<T: SimdElement, S: Simd<T>, const MR: usize, const NV: usize>(
 /// the tile is reduced in the order `p = 0, 1, .., kc - 1` with one rounding per FMA,
 /// whatever `MR`, `NV` or the operand layout, so the row and column split of C never
 /// changes a result. `PREFETCH_C` asks for the C tile before the k loop, `PREFETCH_B` for
-/// the B rows ahead of it (for a B read in place; see [`B_PREFETCH_ROWS`]).
+/// the B rows ahead of it (for a B read in place; see [`B_PREFETCH_ROWS`]). `COPY_B`
+/// stores each B row, as it is loaded, at `copy + p * NV * LANES`: the packed B
+/// micro-panel, written by the first row panel that reads B in place.
 ///
 /// # Safety
 /// A element `(i, p)` at `a + i * rsa + p * csa` must be readable for `i < MR`, `p < kc`;
 /// B element `(p, j)` at `b + p * rsb + j` for `p < kc`, `j < (NV - 1) * LANES + last`
-/// (`1 <= last <= LANES`); `dst` must satisfy the contract of [`TileDst`].
+/// (`1 <= last <= LANES`); with `COPY_B`, `last == LANES` and `copy .. copy + kc * NV *
+/// LANES` writable (and disjoint from A, B and C); `dst` must satisfy the contract of
+/// [`TileDst`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn microkernel<
@@ -119,6 +137,7 @@ pub(crate) unsafe fn microkernel<
     const NV: usize,
     const PREFETCH_C: bool,
     const PREFETCH_B: bool,
+    const COPY_B: bool,
 >(
     s: S,
     kc: usize,
@@ -128,6 +147,7 @@ pub(crate) unsafe fn microkernel<
     b: *const T,
     rsb: usize,
     last: usize,
+    copy: *mut T,
     dst: &TileDst<T>,
 ) {
     // Ask for the C tile now, so that its lines (often in L3 or memory: each row of a
@@ -145,10 +165,13 @@ pub(crate) unsafe fn microkernel<
     // place away from its right edge) has no per-step test of `last`.
     // SAFETY: forwarded contract.
     let acc = unsafe {
-        if last == S::LANES {
-            k_loop::<T, S, MR, NV, PREFETCH_B>(s, kc, a, rsa, csa, b, rsb, S::LANES)
+        if COPY_B {
+            debug_assert_eq!(last, S::LANES);
+            k_loop::<T, S, MR, NV, PREFETCH_B, true>(s, kc, a, rsa, csa, b, rsb, S::LANES, copy)
+        } else if last == S::LANES {
+            k_loop::<T, S, MR, NV, PREFETCH_B, false>(s, kc, a, rsa, csa, b, rsb, S::LANES, copy)
         } else {
-            k_loop::<T, S, MR, NV, PREFETCH_B>(s, kc, a, rsa, csa, b, rsb, last)
+            k_loop::<T, S, MR, NV, PREFETCH_B, false>(s, kc, a, rsa, csa, b, rsb, last, copy)
         }
     };
     // SAFETY: forwarded contract.
@@ -165,9 +188,10 @@ pub(crate) unsafe fn microkernel<
 /// in L1) was slower (78).
 const B_PREFETCH_ROWS: usize = 4;
 
-/// The k loop of [`microkernel`]: returns the `MR x NV` accumulators. With `PREFETCH_B`,
-/// each step also asks for the first and last byte of the B row [`B_PREFETCH_ROWS`] ahead
-/// (a row of the tile spans two cache lines when it is not line-aligned).
+/// The k loop of [`microkernel`]: returns the `MR x NV` accumulators. With `PREFETCH_B`
+/// (always with `COPY_B`), each step also asks for the first and last byte of the B row
+/// [`B_PREFETCH_ROWS`] ahead (a row of the tile spans two cache lines when it is not
+/// line-aligned). With `COPY_B`, step `p` stores B's row at `copy + p * NV * LANES`.
 ///
 /// # Safety
 /// As [`microkernel`].
@@ -179,6 +203,7 @@ unsafe fn k_loop<
     const MR: usize,
     const NV: usize,
     const PREFETCH_B: bool,
+    const COPY_B: bool,
 >(
     s: S,
     kc: usize,
@@ -188,9 +213,31 @@ unsafe fn k_loop<
     b: *const T,
     rsb: usize,
     last: usize,
+    copy: *mut T,
 ) -> [[S::V; NV]; MR] {
     let mut acc = [[s.splat(T::ZERO); NV]; MR];
     let (mut a, mut b) = (a, b);
+    if COPY_B {
+        // One step at a time: unrolled 4x like the loop below, the copy's stores made
+        // LLVM spill three accumulators to the stack (a store and a reload on their FMA
+        // chains every step), and the copying panel ran at half the speed of the others.
+        let mut copy = copy;
+        for _ in 0..kc {
+            let row = b.wrapping_add(B_PREFETCH_ROWS * rsb);
+            prefetch(row);
+            prefetch(row.wrapping_add(NV * S::LANES - 1));
+            // SAFETY: step p < kc: A, B and the copy's row p are inside what the caller
+            // guarantees readable (writable for the copy).
+            unsafe { rank1::<T, S, MR, NV, true>(s, &mut acc, a, rsa, b, last, copy) };
+            // `wrapping_add`: after the last step the pointers may point past their
+            // allocation; they are not dereferenced then.
+            a = a.wrapping_add(csa);
+            b = b.wrapping_add(rsb);
+            copy = copy.wrapping_add(NV * S::LANES);
+        }
+        return acc;
+    }
+    let nil = std::ptr::null_mut();
     let mut left = kc;
     // SAFETY: (whole loop) steps `p < kc` only, as the caller guarantees readable.
     unsafe {
@@ -204,10 +251,12 @@ unsafe fn k_loop<
                     prefetch(row.wrapping_add(NV * S::LANES - 1));
                 }
             }
-            rank1::<T, S, MR, NV>(s, &mut acc, a, rsa, b, last);
-            rank1::<T, S, MR, NV>(s, &mut acc, a.add(csa), rsa, b.add(rsb), last);
-            rank1::<T, S, MR, NV>(s, &mut acc, a.add(2 * csa), rsa, b.add(2 * rsb), last);
-            rank1::<T, S, MR, NV>(s, &mut acc, a.add(3 * csa), rsa, b.add(3 * rsb), last);
+            rank1::<T, S, MR, NV, false>(s, &mut acc, a, rsa, b, last, nil);
+            rank1::<T, S, MR, NV, false>(s, &mut acc, a.add(csa), rsa, b.add(rsb), last, nil);
+            let (a2, b2) = (a.add(2 * csa), b.add(2 * rsb));
+            rank1::<T, S, MR, NV, false>(s, &mut acc, a2, rsa, b2, last, nil);
+            let (a3, b3) = (a.add(3 * csa), b.add(3 * rsb));
+            rank1::<T, S, MR, NV, false>(s, &mut acc, a3, rsa, b3, last, nil);
             // `wrapping_add`: after the last step the pointers may point past their
             // allocation; they are not dereferenced then.
             a = a.wrapping_add(4 * csa);
@@ -215,7 +264,7 @@ unsafe fn k_loop<
             left -= 4;
         }
         while left > 0 {
-            rank1::<T, S, MR, NV>(s, &mut acc, a, rsa, b, last);
+            rank1::<T, S, MR, NV, false>(s, &mut acc, a, rsa, b, last, nil);
             a = a.wrapping_add(csa);
             b = b.wrapping_add(rsb);
             left -= 1;

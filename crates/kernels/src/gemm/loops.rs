@@ -193,6 +193,17 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
     let (mr, nr) = (S::MR, S::NR);
     let k = p.k;
     let a_in_place = reads_a_in_place::<T, S>(p.a, cols.len());
+    // Row blocks of near-equal height (a multiple of MR), so that 128 rows with mc = 126
+    // run as 2 x 64, not 126 + 2. A read in place needs no L2 budget of its own: up to
+    // twice `mc` rows are one block.
+    let limit = if a_in_place {
+        2 * blocking.mc
+    } else {
+        blocking.mc
+    };
+    let blocks = rows.len().div_ceil(limit).max(1);
+    let mc_step = rows.len().div_ceil(blocks).next_multiple_of(mr);
+    let one_a_block = blocks == 1;
     // Loop 5: columns of C in NC-wide blocks (packed B block lives in L3).
     let mut jc = cols.start;
     while jc < cols.end {
@@ -202,23 +213,48 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
         let mut pc = 0;
         loop {
             let kc = S::KC.min(k - pc);
-            let (bptr, b_panel_stride): (*const T, usize) = match p.b {
+            let b_block = match p.b {
                 BSrc::View(b) => {
                     let panels = nc.div_ceil(nr);
-                    let dst = bbuf.slice_mut::<T>(panels * kc * nr);
                     let block = b.submatrix(pc, jc, kc, nc).expect("block inside B");
-                    pack_b(s, block, dst, kc * nr);
-                    (dst.as_ptr(), kc * nr)
+                    if one_a_block && block.col_stride() == 1 {
+                        // Two micro-panels of buffer: the full ones, one after the other,
+                        // packed by the first row panel's kernels into the first; the
+                        // right edge's partial one packed here into the second.
+                        let dst = bbuf.slice_mut::<T>(2 * kc * nr);
+                        let full = nc / nr;
+                        if full < panels {
+                            let edge = block.submatrix(0, full * nr, kc, nc - full * nr);
+                            let edge = edge.expect("edge inside the block");
+                            pack_b(s, edge, &mut dst[kc * nr..], kc * nr);
+                        }
+                        BBlock::Copied(CopyB {
+                            b: block.as_slice().as_ptr(),
+                            rsb: block.row_stride(),
+                            full,
+                            strip: dst.as_mut_ptr(),
+                        })
+                    } else {
+                        let dst = bbuf.slice_mut::<T>(panels * kc * nr);
+                        pack_b(s, block, dst, kc * nr);
+                        BBlock::Packed {
+                            b: dst.as_ptr(),
+                            panel_stride: kc * nr,
+                        }
+                    }
                 }
                 BSrc::Packed(data) => {
                     debug_assert_eq!(jc % nr, 0);
-                    (data[(jc / nr) * k * nr + pc * nr..].as_ptr(), k * nr)
+                    BBlock::Packed {
+                        b: data[(jc / nr) * k * nr + pc * nr..].as_ptr(),
+                        panel_stride: k * nr,
+                    }
                 }
             };
             // Loop 3: rows of C in MC-tall blocks (packed A block lives in L2).
             let mut ic = rows.start;
             while ic < rows.end {
-                let mc = blocking.mc.min(rows.end - ic);
+                let mc = mc_step.min(rows.end - ic);
                 let a_block = p.a.submatrix(ic, pc, mc, kc).expect("block inside A");
                 let split = RowSplit::new(mc, mr);
                 let a_src = if a_in_place {
@@ -244,7 +280,8 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                     first: pc == 0,
                     last: pc + kc >= k,
                 };
-                macro_kernel(s, p, &blk, split, a_src, bptr, b_panel_stride);
+                debug_assert!(matches!(b_block, BBlock::Packed { .. }) || ic == rows.start);
+                macro_kernel(s, p, &blk, split, a_src, b_block);
                 ic += mc;
             }
             pc += kc;
@@ -259,10 +296,11 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
 /// The skinny path of [`gemm_block_in`] (few rows, B with unit column stride): the same
 /// `KC` blocks of the reduction in the same order, A packed per block as on the packed
 /// path, but B not packed per `(KC, NC)` block: a packed block of B would be read by only
-/// a few A panels, so packing it costs more than it saves. B is read in place by the
-/// micro-kernel, or copied a few strips at a time into a small buffer where reading it in
-/// place is slow ([`skinny_copies_strips`]). The micro-kernel reduces each element in the
-/// same order either way, so the path taken never changes a bit.
+/// a few A panels, so packing it in a pass of its own costs more than it saves. B is read
+/// in place by the micro-kernel, copied a few strips at a time into a small buffer, or
+/// copied one strip at a time by the first row panel's kernel ([`SkinnyB`]). The
+/// micro-kernel reduces each element in the same order whichever way, so the path taken
+/// never changes a bit.
 #[inline(always)]
 fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     s: S,
@@ -277,7 +315,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     let split = RowSplit::new(rows.len(), mr);
     let rsb = b.row_stride();
     let b0 = b.as_slice().as_ptr();
-    let strips = skinny_copies_strips::<T>(rsb, split.panels);
+    let mode = SkinnyB::choose::<T>(rsb, split.panels);
     let mut pc = 0;
     loop {
         let kc = S::KC.min(k - pc);
@@ -292,21 +330,27 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
         }
         let a = dst.as_ptr();
         let (first, last) = (pc == 0, pc + kc >= k);
-        let group = if strips { STRIP_GROUP } else { 1 };
+        let group = if mode == SkinnyB::Strips {
+            STRIP_GROUP
+        } else {
+            1
+        };
+        // One strip's buffer for `Copied`, a group's for `Strips`.
+        let buf = bbuf.slice_mut::<T>(group * kc * nr).as_mut_ptr();
         let mut jg = cols.start;
         while jg < cols.end {
             let gw = (group * nr).min(cols.end - jg);
-            let strip0 = if strips {
-                let buf = bbuf.slice_mut::<T>(gw.div_ceil(nr) * kc * nr);
+            if mode == SkinnyB::Strips {
                 let block = b.submatrix(pc, jg, kc, gw).expect("strips inside B");
-                pack_b(s, block, buf, kc * nr);
-                buf.as_ptr()
-            } else {
-                std::ptr::null()
-            };
+                // SAFETY: the buffer holds group * kc * NR >= ceil(gw / NR) * kc * NR
+                // elements, and no other reference to it is live.
+                let dst = unsafe { std::slice::from_raw_parts_mut(buf, group * kc * nr) };
+                pack_b(s, block, dst, kc * nr);
+            }
             for x in 0..gw.div_ceil(nr) {
                 let j = jg + x * nr;
                 let nr_eff = nr.min(cols.end - j);
+                let bj = b0.wrapping_add(pc * rsb + j);
                 for q in 0..split.panels {
                     let (r0, h) = split.panel(q);
                     let i = rows.start + r0;
@@ -315,15 +359,23 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
                     // SAFETY: the packed A panel q (h <= MR rows, kc columns) is inside the
                     // buffer; B rows pc..pc + kc, columns j..j + nr_eff are inside the view
                     // `b` (unit column stride), and their packed, zero-padded copy (strip
-                    // x of the group) inside `bbuf`; the h x nr_eff C tile at (i, j) is
-                    // inside the validated C view; epilogue operands were validated to C's
-                    // shape.
+                    // x of the group, or the one strip that the first row panel writes
+                    // before the others read it) inside `bbuf`, disjoint from A, B and C;
+                    // the h x nr_eff C tile at (i, j) is inside the validated C view;
+                    // epilogue operands were validated to C's shape.
                     unsafe {
-                        if strips {
-                            s.kernel_packed(h, kc, a_q, strip0.wrapping_add(x * kc * nr), &tile)
-                        } else {
-                            let bj = b0.wrapping_add(pc * rsb + j);
-                            s.kernel_b_direct(h, kc, a_q, bj, rsb, &tile)
+                        match mode {
+                            SkinnyB::Strips => {
+                                s.kernel_packed(h, kc, a_q, buf.wrapping_add(x * kc * nr), &tile)
+                            }
+                            SkinnyB::Copied if nr_eff == nr && q == 0 => {
+                                s.kernel_copying_b(h, kc, a_q, 1, mr, bj, rsb, buf, &tile)
+                            }
+                            SkinnyB::Copied if nr_eff == nr => {
+                                s.kernel_packed(h, kc, a_q, buf, &tile)
+                            }
+                            // In place, and the right edge's partial strip of `Copied`.
+                            _ => s.kernel_b_direct(h, kc, a_q, bj, rsb, &tile),
                         }
                     };
                 }
@@ -337,22 +389,40 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     }
 }
 
-/// Whether the skinny path copies B, a group of [`STRIP_GROUP`] strips (`kc x NR` each) at
-/// a time, into a small packed buffer before the row panels read it, rather than letting
-/// the micro-kernel read B in place (with the rows ahead prefetched). Read in place, the
-/// rows of a strip are a row stride apart and fall into [`l1_sets_spanned`] sets of L1;
-/// when that is one or two sets (strides that are multiples of 2 KiB), the strip cannot
-/// stay in L1 for the next row panel and every row misses: 16 x 1024 x 1024 ran at 27
-/// GFLOP/s in place and 66 copied, 16 x 2048 x 2048 at 25 and 47. At four sets the copy
-/// pays once enough row panels reuse it (64 x 256 x 256: 83 in place, 86 copied; 120 x 256
-/// x 256: 84 and 90), not with three (16 x 768 x 768: 74 in place, 68 copied). Everywhere
-/// else reading in place is faster, even with many panels or rows pages apart (Zen 3: 16 x
-/// 1100 x 1100 87 against 69 copied, 64 x 650 x 650 88 against 86, 40 x 3000 x 3000 72
-/// against 52). Either way the micro-kernel's arithmetic is the same: no bit changes.
-#[inline(always)]
-fn skinny_copies_strips<T>(row_stride: usize, panels: usize) -> bool {
-    let sets = l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>()));
-    sets <= 2 || (sets <= 4 && panels >= 8)
+/// How the skinny path reads B.
+///
+/// - `Copied` from 8 row panels up: the first row panel's kernel reads each strip (`kc x
+///   NR`) in place and writes its packed copy as it goes (`Kernel::kernel_copying_b`),
+///   and the other panels read the copy, contiguous and in L1. Zen 3, against the best of
+///   the other two: 64 x 256 x 256 85 -> 90 GFLOP/s, 120 x 256 x 256 82 -> 90, 64 x 650 x
+///   650 87 -> 90, 64 x 1024 x 1024 equal. With fewer panels the copying panel (one step
+///   at a time, see `k_loop`) costs more than the others gain: 16 x 650 x 650 85 -> 80.
+/// - `Strips` where the rows of B fall into one or two L1 sets ([`l1_sets_spanned`]:
+///   strides that are multiples of 2 KiB): a strip read in place cannot stay in L1 for
+///   the next row panel and every row misses (16 x 1024 x 1024 ran at 27 GFLOP/s in place
+///   and 66 copied, 16 x 2048 x 2048 at 25 and 47), so the strips are copied
+///   [`STRIP_GROUP`] at a time by a packing pass.
+/// - `InPlace` everywhere else: the micro-kernel reads B in place with the rows ahead
+///   prefetched; faster than a copy even with rows pages apart (Zen 3: 16 x 1100 x 1100
+///   87 against 69 copied, 40 x 3000 x 3000 72 against 52).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SkinnyB {
+    InPlace,
+    Strips,
+    Copied,
+}
+
+impl SkinnyB {
+    #[inline(always)]
+    fn choose<T>(row_stride: usize, panels: usize) -> Self {
+        if panels >= 8 {
+            SkinnyB::Copied
+        } else if l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>())) <= 2 {
+            SkinnyB::Strips
+        } else {
+            SkinnyB::InPlace
+        }
+    }
 }
 
 /// Bytes after which the set index of L1 repeats: 64 sets of 64-byte lines on the x86-64
@@ -395,6 +465,33 @@ fn reads_a_in_place<T: VMath, S: Kernel<T>>(a: MatRef<'_, T>, cols: usize) -> bo
     a.col_stride() == 1 && cols.div_ceil(S::NR) <= 8
 }
 
+/// The `(kc, nc)` block of B that the macro-kernel reads.
+#[derive(Clone, Copy)]
+enum BBlock<T> {
+    /// Packed micro-panels, `jp` at `b + jp * panel_stride`.
+    Packed { b: *const T, panel_stride: usize },
+    /// Packed one micro-panel at a time by the first row panel (one A block only).
+    Copied(CopyB<T>),
+}
+
+/// A `(kc, nc)` block of B that the macro-kernel packs as it goes, for a single A block.
+/// The kernel of the first row panel reads micro-panel `jp < full` in place (row `p`,
+/// column `j` at `b + p * rsb + jp * NR + j`) and stores each row it loads at
+/// `strip + p * NR`, where the other row panels read it. The packed micro-panel serves
+/// this A block only, so one buffer serves every micro-panel and stays in L1; the partial
+/// micro-panel of the right edge is packed beforehand at `strip + kc * NR`. This replaces
+/// the packing pass over B, whose stores of the whole block (64 KiB for 128 x 128, more
+/// than L1) went out to L2 only to be read back: Zen 3, 64 x 128 x 128 86 -> 92 GFLOP/s,
+/// 100 x 128 x 128 90 -> 93, 32 x 128 x 128 80 -> 88, 16 x 128 x 128 and 64 x 64 x 64
+/// unchanged (within 1%).
+#[derive(Clone, Copy)]
+struct CopyB<T> {
+    b: *const T,
+    rsb: usize,
+    full: usize,
+    strip: *mut T,
+}
+
 /// Position of one `(ic, pc, jc)` block inside the problem.
 struct Block {
     ic: usize,
@@ -407,8 +504,8 @@ struct Block {
     last: bool,
 }
 
-/// Loops 2 and 1: every micro-tile of one `mc x nc` block of C, from the packed A block `a` and
-/// the packed B block at `bptr` (micro-panel `jp` at `bptr + jp * b_panel_stride`).
+/// Loops 2 and 1: every micro-tile of one `mc x nc` block of C, from the A block `a` and
+/// the B block `b`.
 #[inline(always)]
 fn macro_kernel<T: VMath, S: Kernel<T>>(
     s: S,
@@ -416,26 +513,45 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
     blk: &Block,
     split: RowSplit,
     a: ASrc<T>,
-    bptr: *const T,
-    b_panel_stride: usize,
+    b: BBlock<T>,
 ) {
     let (mr, nr, kc) = (S::MR, S::NR, blk.kc);
     // Loop 2: NR-wide micro-panels of the packed B block (each stays in L1 for loop 1).
     let mut jr = 0;
     while jr < blk.nc {
         let nr_eff = nr.min(blk.nc - jr);
-        let bp = bptr.wrapping_add((jr / nr) * b_panel_stride);
+        let jp = jr / nr;
+        // The packed micro-panel, and where the first row panel reads B in place to
+        // write it (when it does).
+        let (bp, copy_from) = match b {
+            BBlock::Packed { b, panel_stride } => (b.wrapping_add(jp * panel_stride), None),
+            BBlock::Copied(cb) if jp < cb.full => (cb.strip.cast_const(), Some(cb)),
+            BBlock::Copied(cb) => (cb.strip.wrapping_add(kc * nr).cast_const(), None),
+        };
         // Loop 1: the row micro-panels of the A block.
         for q in 0..split.panels {
             let (r0, h) = split.panel(q);
             let (i, j) = (blk.ic + r0, blk.jc + jr);
             let dst = p.tile(i, j, h, nr_eff, blk.first, blk.last);
+            let (a_q, rsa, csa) = match a {
+                ASrc::Packed(a) => (a.wrapping_add(q * mr * kc), 1, mr),
+                ASrc::InPlace { a, rsa } => (a.wrapping_add(r0 * rsa), rsa, 1),
+            };
             // SAFETY: the A panel (rows r0..r0 + h of the block, kc columns, h <= MR) is
             // inside the packed buffer, or inside the view `p.a` when read in place; the B
             // micro-panel holds kc rows of NR elements (packed here, or inside the
             // `PackedB` whose depth is k); the h x nr_eff C tile at (i, j) is inside the
-            // validated C view; epilogue operands were validated to C's shape.
+            // validated C view; epilogue operands were validated to C's shape. When B is
+            // copied, micro-panel jp < full is NR columns of B's block read in place (kc
+            // rows a row stride apart), and `strip` (kc x NR, in the B buffer, disjoint
+            // from A, B and C) is written by the first row panel (q = 0) before the
+            // others read it.
             unsafe {
+                if let (0, Some(cb)) = (q, copy_from) {
+                    let b_in = cb.b.wrapping_add(jr);
+                    s.kernel_copying_b(h, kc, a_q, rsa, csa, b_in, cb.rsb, cb.strip, &dst);
+                    continue;
+                }
                 match a {
                     ASrc::Packed(a) => {
                         s.kernel_packed(h, kc, a.wrapping_add(q * mr * kc), bp, &dst)
@@ -647,9 +763,11 @@ mod tests {
                 // Many row panels (AVX2: 9 and 14 panels of 6), B read in place.
                 (50, 300, 70),
                 (80, 40, 150),
-                // B's row stride (n + 3 elements) 1 KiB with 9 panels, 2 KiB, 4 KiB: the
-                // skinny path copies strips of B, with a partial last group and strip.
+                // 9 row panels: the first copies each strip of B (`SkinnyB::Copied`),
+                // with a partial strip at the right edge, B's row stride 1 KiB.
                 (50, 300, 253),
+                // B's row stride (n + 3 elements) 2 KiB, 4 KiB: the skinny path copies
+                // strips of B, with a partial last group and strip.
                 (7, 30, 509),
                 (5, 20, 1021),
             ] {
@@ -706,7 +824,7 @@ mod tests {
     }
 
     #[test]
-    fn strips_are_copied_where_rows_share_few_l1_sets() {
+    fn skinny_b_mode_follows_panels_and_l1_sets() {
         assert_eq!(l1_sets_spanned(0), 1);
         assert_eq!(l1_sets_spanned(4), 64);
         assert_eq!(l1_sets_spanned(650 * 4), 64);
@@ -715,15 +833,17 @@ mod tests {
         assert_eq!(l1_sets_spanned(1024 * 4), 1);
         assert_eq!(l1_sets_spanned(3 * 4096), 1);
         assert_eq!(l1_sets_spanned(usize::MAX), 64);
-        assert!(!skinny_copies_strips::<f32>(650, 3));
-        assert!(!skinny_copies_strips::<f32>(650, 21));
-        assert!(!skinny_copies_strips::<f32>(1100, 3));
-        assert!(!skinny_copies_strips::<f32>(256, 3));
-        assert!(skinny_copies_strips::<f32>(256, 8));
-        assert!(skinny_copies_strips::<f32>(512, 1));
-        assert!(skinny_copies_strips::<f64>(512, 1));
-        assert!(skinny_copies_strips::<f32>(1024, 3));
-        assert!(!skinny_copies_strips::<f32>(usize::MAX, 3));
+        use SkinnyB::*;
+        assert_eq!(SkinnyB::choose::<f32>(650, 3), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(650, 21), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(1100, 3), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(256, 3), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(256, 8), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(512, 1), Strips);
+        assert_eq!(SkinnyB::choose::<f64>(512, 1), Strips);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 3), Strips);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 9), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(usize::MAX, 3), InPlace);
     }
 
     /// The small path takes every shape of the integration sweep `all_small_shapes_every_tier`

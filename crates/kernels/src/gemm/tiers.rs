@@ -20,6 +20,7 @@ use crate::simd::{dispatch, forward_tier_op, Scalar, Simd, TierOp};
 use crate::vmath::VMath;
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::ptr::null_mut;
 
 /// Problems with `m·n·k` up to this (and `k <= KC`, B rows with unit stride) skip
 /// packing: the micro-kernels read A and B in place, with no packing buffers.
@@ -94,6 +95,30 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
         a: *const T,
         b: *const T,
         rsb: usize,
+        dst: &TileDst<T>,
+    );
+
+    /// A packed or in place (element `(i, p)` at `a + i * rsa + p * csa`), B read in place
+    /// with all `NR` columns (element `(p, j)` at `b + p * rsb + j`, the B rows ahead
+    /// prefetched), and each B row copied, as the k loop loads it, to `copy + p * NR`: the
+    /// packed micro-panel that [`Kernel::kernel_packed`] reads. The first row panel of a
+    /// block packs B this way, so the block needs no separate packing pass over B.
+    ///
+    /// # Safety
+    /// `1 <= rows <= MR`, `dst.mr <= rows`, `dst.nr <= NR`; the A elements for `i < rows`,
+    /// `p < kc` and the B elements `(p, j)`, `p < kc`, `j < NR` readable; `copy .. copy +
+    /// kc * NR` writable and disjoint from A, B and C; `dst` as documented on [`TileDst`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_copying_b(
+        self,
+        rows: usize,
+        kc: usize,
+        a: *const T,
+        rsa: usize,
+        csa: usize,
+        b: *const T,
+        rsb: usize,
+        copy: *mut T,
         dst: &TileDst<T>,
     );
 
@@ -204,7 +229,11 @@ macro_rules! tier {
                     const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
                     const L: usize = <$tok as Simd<$t>>::LANES;
                     // SAFETY: forwarded contract of `Kernel::kernel_packed`.
-                    unsafe { microkernel::<$t, $tok, R, $nv, true, false>(s, kc, a, 1, $mr, b, NR, L, dst) }
+                    unsafe {
+                        microkernel::<$t, $tok, R, $nv, true, false, false>(
+                            s, kc, a, 1, $mr, b, NR, L, null_mut(), dst,
+                        )
+                    }
                 }
                 debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
                 // SAFETY: forwarded contract; the token proves the target features of `k`.
@@ -264,11 +293,11 @@ macro_rules! tier {
                     // (nv - 1) * L + last = dst.nr readable elements.
                     unsafe {
                         match nv {
-                            $($v => microkernel::<$t, $tok, R, $v, true, true>(
-                                s, kc, a, 1, $mr, b, rsb, last, dst
+                            $($v => microkernel::<$t, $tok, R, $v, true, true, false>(
+                                s, kc, a, 1, $mr, b, rsb, last, null_mut(), dst
                             ),)*
-                            _ => microkernel::<$t, $tok, R, $nv, true, true>(
-                                s, kc, a, 1, $mr, b, rsb, last, dst
+                            _ => microkernel::<$t, $tok, R, $nv, true, true, false>(
+                                s, kc, a, 1, $mr, b, rsb, last, null_mut(), dst
                             ),
                         }
                     }
@@ -280,6 +309,51 @@ macro_rules! tier {
                     match rows {
                         $($r => k::<$r>(self, kc, a, b, rsb, dst),)*
                         _ => k::<$mr>(self, kc, a, b, rsb, dst),
+                    }
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn kernel_copying_b(
+                self,
+                rows: usize,
+                kc: usize,
+                a: *const $t,
+                rsa: usize,
+                csa: usize,
+                b: *const $t,
+                rsb: usize,
+                copy: *mut $t,
+                dst: &TileDst<$t>,
+            ) {
+                $(#[$feat])?
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn k<const R: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    rsa: usize,
+                    csa: usize,
+                    b: *const $t,
+                    rsb: usize,
+                    copy: *mut $t,
+                    dst: &TileDst<$t>,
+                ) {
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    // SAFETY: forwarded contract of `Kernel::kernel_copying_b` (B rows of
+                    // NR = $nv * L readable elements, `copy` of kc * NR writable ones).
+                    unsafe {
+                        microkernel::<$t, $tok, R, $nv, false, true, true>(
+                            s, kc, a, rsa, csa, b, rsb, L, copy, dst,
+                        )
+                    }
+                }
+                debug_assert!((1..=$mr).contains(&rows) && dst.mr <= rows);
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        $($r => k::<$r>(self, kc, a, rsa, csa, b, rsb, copy, dst),)*
+                        _ => k::<$mr>(self, kc, a, rsa, csa, b, rsb, copy, dst),
                     }
                 }
             }
@@ -317,11 +391,11 @@ macro_rules! tier {
                     // holds (nv - 1) * L + last = dst.nr readable elements.
                     unsafe {
                         match nv {
-                            $($v => microkernel::<$t, $tok, R, $v, false, false>(
-                                s, kc, a, rsa, csa, b, rsb, last, dst
+                            $($v => microkernel::<$t, $tok, R, $v, false, false, false>(
+                                s, kc, a, rsa, csa, b, rsb, last, null_mut(), dst
                             ),)*
-                            _ => microkernel::<$t, $tok, R, $nv, false, false>(
-                                s, kc, a, rsa, csa, b, rsb, last, dst
+                            _ => microkernel::<$t, $tok, R, $nv, false, false, false>(
+                                s, kc, a, rsa, csa, b, rsb, last, null_mut(), dst
                             ),
                         }
                     }
@@ -509,8 +583,9 @@ mod tests {
                             let ldc = nr + 3;
                             let c0: Vec<T> = values(rows as u64 * 31 + width as u64, mr * ldc);
                             let (alpha, beta) = (T::from_f64(1.5), T::from_f64(-0.5));
-                            for direct in [false, true] {
+                            for entry in ["packed", "direct", "copying_b"] {
                                 let mut c = c0.clone();
+                                let mut copy = vec![T::from_f64(7.0); nr * kc + 1];
                                 let dst = TileDst {
                                     c: c.as_mut_ptr(),
                                     rsc: ldc,
@@ -529,8 +604,8 @@ mod tests {
                                 // SAFETY: A holds MR x kc (as rows x kc, strides (1, MR)),
                                 // B holds kc x NR, and the tile lies inside `c`.
                                 unsafe {
-                                    if direct {
-                                        s.kernel_direct(
+                                    match entry {
+                                        "direct" => s.kernel_direct(
                                             rows,
                                             kc,
                                             a.as_ptr(),
@@ -539,17 +614,43 @@ mod tests {
                                             b.as_ptr(),
                                             nr,
                                             &dst,
-                                        )
-                                    } else {
-                                        s.kernel_packed(rows, kc, a.as_ptr(), b.as_ptr(), &dst)
+                                        ),
+                                        "copying_b" => s.kernel_copying_b(
+                                            rows,
+                                            kc,
+                                            a.as_ptr(),
+                                            1,
+                                            mr,
+                                            b.as_ptr(),
+                                            nr,
+                                            copy.as_mut_ptr(),
+                                            &dst,
+                                        ),
+                                        _ => {
+                                            s.kernel_packed(rows, kc, a.as_ptr(), b.as_ptr(), &dst)
+                                        }
                                     }
+                                }
+                                // The copy is B's micro-panel exactly, and nothing past it.
+                                if entry == "copying_b" {
+                                    for (x, (got, want)) in
+                                        copy[..nr * kc].iter().zip(&b).enumerate()
+                                    {
+                                        assert!(
+                                            got.to_f64().to_bits() == want.to_f64().to_bits(),
+                                            "{:?} {} kc={kc}: copy of B at {x}",
+                                            S::LEVEL,
+                                            T::NAME
+                                        );
+                                    }
+                                    assert!(copy[nr * kc].to_f64() == 7.0, "past the copy");
                                 }
                                 for i in 0..mr {
                                     for j in 0..ldc {
                                         let (got, old) = (c[i * ldc + j], c0[i * ldc + j]);
                                         let ctx = format!(
                                             "{:?} {} rows={rows} width={width} kc={kc} \
-                                             read_c={read_c} bias={with_bias} direct={direct} \
+                                             read_c={read_c} bias={with_bias} {entry} \
                                              at ({i}, {j})",
                                             S::LEVEL,
                                             T::NAME
