@@ -170,7 +170,7 @@ fn gemm_block_in<T: VMath, S: Kernel<T>>(
             && rows.len() <= blocking.mc
             && !reads_a_in_place::<T, S>(p.a, cols.len())
         {
-            return gemm_block_skinny(s, p, b, rows, cols, bbuf, abuf);
+            return gemm_block_skinny(s, p, b, rows, cols, blocking, bbuf, abuf);
         }
     }
     gemm_block_packed(s, p, rows, cols, blocking, bbuf, abuf)
@@ -301,6 +301,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
 /// copied one strip at a time by the first row panel's kernel ([`SkinnyB`]). The
 /// micro-kernel reduces each element in the same order whichever way, so the path taken
 /// never changes a bit.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     s: S,
@@ -308,6 +309,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     b: MatRef<'_, T>,
     rows: Range<usize>,
     cols: Range<usize>,
+    blocking: Blocking,
     bbuf: &mut super::pack::AlignedBuf,
     abuf: &mut super::pack::AlignedBuf,
 ) {
@@ -315,7 +317,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     let split = RowSplit::new(rows.len(), mr);
     let rsb = b.row_stride();
     let b0 = b.as_slice().as_ptr();
-    let mode = SkinnyB::choose::<T>(rsb, split.panels);
+    let mode = SkinnyB::choose::<T>(rsb, split.panels, cols.len() <= blocking.nc);
     let mut pc = 0;
     loop {
         let kc = S::KC.min(k - pc);
@@ -391,12 +393,15 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
 
 /// How the skinny path reads B.
 ///
-/// - `Copied` from 8 row panels up: the first row panel's kernel reads each strip (`kc x
+/// - `Copied` from 8 row panels up, when C is at most `NC` columns wide (the B block that
+///   the packed path keeps in L3): the first row panel's kernel reads each strip (`kc x
 ///   NR`) in place and writes its packed copy as it goes (`Kernel::kernel_copying_b`),
 ///   and the other panels read the copy, contiguous and in L1. Zen 3, against the best of
 ///   the other two: 64 x 256 x 256 85 -> 90 GFLOP/s, 120 x 256 x 256 82 -> 90, 64 x 650 x
 ///   650 87 -> 90, 64 x 1024 x 1024 equal. With fewer panels the copying panel (one step
-///   at a time, see `k_loop`) costs more than the others gain: 16 x 650 x 650 85 -> 80.
+///   at a time, see `k_loop`) costs more than the others gain: 16 x 650 x 650 85 -> 80;
+///   with a wider B, streamed from memory, it waits on memory where the unrolled in-place
+///   kernel does not: 100 x 700 x 10000 (A transposed) 81 in place, 78 copied.
 /// - `Strips` where the rows of B fall into one or two L1 sets ([`l1_sets_spanned`]:
 ///   strides that are multiples of 2 KiB): a strip read in place cannot stay in L1 for
 ///   the next row panel and every row misses (16 x 1024 x 1024 ran at 27 GFLOP/s in place
@@ -414,8 +419,8 @@ enum SkinnyB {
 
 impl SkinnyB {
     #[inline(always)]
-    fn choose<T>(row_stride: usize, panels: usize) -> Self {
-        if panels >= 8 {
+    fn choose<T>(row_stride: usize, panels: usize, b_fits_l3: bool) -> Self {
+        if panels >= 8 && b_fits_l3 {
             SkinnyB::Copied
         } else if l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>())) <= 2 {
             SkinnyB::Strips
@@ -702,16 +707,17 @@ mod tests {
                 unreachable!("the test passes a view")
             };
             let (mut bbuf, mut abuf) = (BufGuard::b(), BufGuard::a());
+            let cpu = Blocking::new::<f32, S>();
             gemm_block_skinny(
                 s,
                 self.p,
                 b,
                 0..self.p.m,
                 0..self.p.n,
+                cpu,
                 &mut bbuf.buf,
                 &mut abuf.buf,
             );
-            let cpu = Blocking::new::<f32, S>();
             let blockings = [
                 cpu,
                 Blocking {
@@ -834,16 +840,18 @@ mod tests {
         assert_eq!(l1_sets_spanned(3 * 4096), 1);
         assert_eq!(l1_sets_spanned(usize::MAX), 64);
         use SkinnyB::*;
-        assert_eq!(SkinnyB::choose::<f32>(650, 3), InPlace);
-        assert_eq!(SkinnyB::choose::<f32>(650, 21), Copied);
-        assert_eq!(SkinnyB::choose::<f32>(1100, 3), InPlace);
-        assert_eq!(SkinnyB::choose::<f32>(256, 3), InPlace);
-        assert_eq!(SkinnyB::choose::<f32>(256, 8), Copied);
-        assert_eq!(SkinnyB::choose::<f32>(512, 1), Strips);
-        assert_eq!(SkinnyB::choose::<f64>(512, 1), Strips);
-        assert_eq!(SkinnyB::choose::<f32>(1024, 3), Strips);
-        assert_eq!(SkinnyB::choose::<f32>(1024, 9), Copied);
-        assert_eq!(SkinnyB::choose::<f32>(usize::MAX, 3), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(650, 3, true), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(650, 21, true), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(1100, 3, true), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(256, 3, true), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(256, 8, true), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(512, 1, true), Strips);
+        assert_eq!(SkinnyB::choose::<f64>(512, 1, true), Strips);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 3, true), Strips);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 9, true), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(usize::MAX, 3, true), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(10000, 17, false), InPlace);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 17, false), Strips);
     }
 
     /// The small path takes every shape of the integration sweep `all_small_shapes_every_tier`
