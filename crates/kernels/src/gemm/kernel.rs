@@ -280,7 +280,7 @@ unsafe fn k_loop<
 
 /// Hints the cache line holding `p` into L1 (any address: a prefetch never faults).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: PREFETCHT0 (SSE, part of x86-64) only hints the cache; it does not access
     // memory architecturally and never faults, whatever the address.

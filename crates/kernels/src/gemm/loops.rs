@@ -8,7 +8,7 @@
 //! of threads.
 
 use super::kernel::{EpiTile, TileDst};
-use super::pack::{pack_a, pack_b, BufGuard};
+use super::pack::{pack_a_block, pack_b, BufGuard, RowSplit};
 use super::tiers::{Blocking, Kernel};
 use super::Epilogue;
 use crate::element::Float;
@@ -104,47 +104,6 @@ pub(crate) fn gemm_block<T: VMath, S: Kernel<T>>(
     let mut bbuf = BufGuard::b();
     let mut abuf = BufGuard::a();
     gemm_block_in(s, p, rows, cols, &mut bbuf.buf, &mut abuf.buf)
-}
-
-/// The row split of an `mc`-row block into `ceil(mc / MR)` micro-panels of near-equal
-/// height (`base` or `base + 1` rows; the first `extra` panels have the extra row).
-///
-/// Equal heights rather than full panels plus a remainder: a 2-row remainder panel
-/// would run with 4 of the 12 FMA chains of a 6-row kernel and leave the FMA pipes a third
-/// busy; 20 rows run as 4 x 5 rows (10 chains each) instead of 6 + 6 + 6 + 2.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RowSplit {
-    pub panels: usize,
-    base: usize,
-    extra: usize,
-}
-
-impl RowSplit {
-    #[inline(always)]
-    pub(crate) fn new(mc: usize, mr: usize) -> Self {
-        if mc <= mr {
-            // One panel (also `mc = 0`: no panel); no division on the small path.
-            return RowSplit {
-                panels: usize::from(mc > 0),
-                base: mc,
-                extra: 0,
-            };
-        }
-        let panels = mc.div_ceil(mr);
-        RowSplit {
-            panels,
-            base: mc / panels,
-            extra: mc % panels,
-        }
-    }
-    /// First row and height of panel `q`.
-    #[inline(always)]
-    pub(crate) fn panel(&self, q: usize) -> (usize, usize) {
-        (
-            q * self.base + q.min(self.extra),
-            self.base + usize::from(q < self.extra),
-        )
-    }
 }
 
 #[inline(always)]
@@ -265,11 +224,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                 } else {
                     // `MR`-row micro-panels, panel `q` at `q * MR * kc`.
                     let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
-                    for q in 0..split.panels {
-                        let (r0, h) = split.panel(q);
-                        let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
-                        pack_a::<T, S>(s, panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
-                    }
+                    pack_a_block::<T, S>(s, a_block, split, dst);
                     ASrc::Packed(dst.as_ptr())
                 };
                 let blk = Block {
@@ -325,11 +280,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
             p.a.submatrix(rows.start, pc, rows.len(), kc)
                 .expect("block inside A");
         let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
-        for q in 0..split.panels {
-            let (r0, h) = split.panel(q);
-            let panel = a_block.submatrix(r0, 0, h, kc).expect("panel inside A");
-            pack_a::<T, S>(s, panel, &mut dst[q * mr * kc..(q + 1) * mr * kc]);
-        }
+        pack_a_block::<T, S>(s, a_block, split, dst);
         let a = dst.as_ptr();
         let (first, last) = (pc == 0, pc + kc >= k);
         let group = if mode == SkinnyB::Strips {
