@@ -354,9 +354,11 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
 ///   with a wider B, streamed from memory, it waits on memory where the unrolled in-place
 ///   kernel does not: 100 x 700 x 10000 (A transposed) 81 in place, 78 copied.
 /// - `Strips` where the rows of B fall into one or two L1 sets ([`l1_sets_spanned`]:
-///   strides that are multiples of 2 KiB): a strip read in place cannot stay in L1 for
+///   strides that are multiples of 2 KiB), or four with 8 row panels or more (C wider
+///   than `NC`, where `Copied` is not used): a strip read in place cannot stay in L1 for
 ///   the next row panel and every row misses (16 x 1024 x 1024 ran at 27 GFLOP/s in place
-///   and 66 copied, 16 x 2048 x 2048 at 25 and 47), so the strips are copied
+///   and 66 copied, 16 x 2048 x 2048 at 25 and 47; at four sets the copy pays once 8
+///   panels reuse it: 64 x 256 x 256 83 in place, 86 copied), so the strips are copied
 ///   [`STRIP_GROUP`] at a time by a packing pass.
 /// - `InPlace` everywhere else: the micro-kernel reads B in place with the rows ahead
 ///   prefetched; faster than a copy even with rows pages apart (Zen 3: 16 x 1100 x 1100
@@ -371,9 +373,10 @@ enum SkinnyB {
 impl SkinnyB {
     #[inline(always)]
     fn choose<T>(row_stride: usize, panels: usize, b_fits_l3: bool) -> Self {
+        let sets = l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>()));
         if panels >= 8 && b_fits_l3 {
             SkinnyB::Copied
-        } else if l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>())) <= 2 {
+        } else if sets <= 2 || (sets <= 4 && panels >= 8) {
             SkinnyB::Strips
         } else {
             SkinnyB::InPlace
@@ -803,6 +806,9 @@ mod tests {
         assert_eq!(SkinnyB::choose::<f32>(usize::MAX, 3, true), InPlace);
         assert_eq!(SkinnyB::choose::<f32>(10000, 17, false), InPlace);
         assert_eq!(SkinnyB::choose::<f32>(1024, 17, false), Strips);
+        // Four L1 sets (a 1 KiB stride): strips from 8 panels when `Copied` is out.
+        assert_eq!(SkinnyB::choose::<f32>(256, 8, false), Strips);
+        assert_eq!(SkinnyB::choose::<f32>(256, 7, false), InPlace);
     }
 
     /// The small path takes every shape of the integration sweep `all_small_shapes_every_tier`
