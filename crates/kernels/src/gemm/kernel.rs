@@ -119,13 +119,13 @@ unsafe fn rank1<
 /// whatever `MR`, `NV` or the operand layout, so the row and column split of C never
 /// changes a result. `PREFETCH_C` asks for the C tile before the k loop, `PREFETCH_B` for
 /// the B rows ahead of it (for a B read in place; see [`B_PREFETCH_ROWS`]). `COPY_B`
-/// stores each B row, as it is loaded, at `copy + p * NV * LANES`: the packed B
+/// stores each B row, as it is loaded, at `copy.to + p * NV * LANES`: the packed B
 /// micro-panel, written by the first row panel that reads B in place.
 ///
 /// # Safety
 /// A element `(i, p)` at `a + i * rsa + p * csa` must be readable for `i < MR`, `p < kc`;
 /// B element `(p, j)` at `b + p * rsb + j` for `p < kc`, `j < (NV - 1) * LANES + last`
-/// (`1 <= last <= LANES`); with `COPY_B`, `last == LANES` and `copy .. copy + kc * NV *
+/// (`1 <= last <= LANES`); with `COPY_B`, `last == LANES` and `copy.to .. copy.to + kc * NV *
 /// LANES` writable (and disjoint from A, B and C); `dst` must satisfy the contract of
 /// [`TileDst`].
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +147,7 @@ pub(crate) unsafe fn microkernel<
     b: *const T,
     rsb: usize,
     last: usize,
-    copy: *mut T,
+    copy: BCopy<T>,
     dst: &TileDst<T>,
 ) {
     // Ask for the C tile now, so that its lines (often in L3 or memory: each row of a
@@ -188,15 +188,43 @@ pub(crate) unsafe fn microkernel<
 /// in L1) was slower (78).
 const B_PREFETCH_ROWS: usize = 4;
 
-/// Rows of B ahead that the copying k loop (`COPY_B`, one step at a time) asks for: 16
-/// rather than 4 took 100 x 700 x 10000 (A transposed; B streamed from memory) from 70 to
-/// 78 GFLOP/s on Zen 3 and left 64 x 256 x 256 (B in L2) unchanged.
-const COPY_B_PREFETCH_ROWS: usize = 16;
+/// Where the copying k loop (`COPY_B`) stores B's rows (`to`, row `p` at `to + p * NR`)
+/// and how many rows of B ahead it asks for (`ahead`); unused by the other k loops.
+///
+/// The distance depends on where B comes from. From memory (a B larger than the L3 share
+/// of the blocking) it needs [`COPY_B_AHEAD_STREAMED`]. From L2 or L3 that distance is
+/// harmful where the rows fall into few L1 sets (row strides that are multiples of 4 KiB
+/// map every row to one set of 8 ways, and 16 rows in flight evict each other), and
+/// [`COPY_B_AHEAD_CACHED`] is as fast or faster everywhere.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BCopy<T> {
+    pub to: *mut T,
+    pub ahead: usize,
+}
+
+impl<T> BCopy<T> {
+    /// No copy: the argument of every k loop but the copying one.
+    pub(crate) const NONE: Self = BCopy {
+        to: std::ptr::null_mut(),
+        ahead: 0,
+    };
+}
+
+/// [`BCopy::ahead`] for a B that fits the L3 share: on Zen 3, 4 rows rather than 16 took
+/// 64 x 1024 x 1024 from 81 to 85 GFLOP/s, 126 x 256 x 2048 from 88.6 to 90.9 and 128 x
+/// 128 x 128 from 93.5 to 95.4, and left 64 x 650 x 650 and 64 x 256 x 256 unchanged.
+pub(crate) const COPY_B_AHEAD_CACHED: usize = 4;
+
+/// [`BCopy::ahead`] for a B streamed from memory: on Zen 3, 16 rows rather than 4 took
+/// 64 x 4096 x 4096 from 68 to 75 GFLOP/s and 100 x 700 x 8000 (A transposed) from 79 to
+/// 86 (and 100 x 700 x 10000 from 70 to 78 against the earlier 4).
+pub(crate) const COPY_B_AHEAD_STREAMED: usize = 16;
 
 /// The k loop of [`microkernel`]: returns the `MR x NV` accumulators. With `PREFETCH_B`
 /// (always with `COPY_B`), each step also asks for the first and last byte of the B row
 /// [`B_PREFETCH_ROWS`] ahead (a row of the tile spans two cache lines when it is not
-/// line-aligned). With `COPY_B`, step `p` stores B's row at `copy + p * NV * LANES`.
+/// line-aligned). With `COPY_B`, step `p` stores B's row at `copy.to + p * NV * LANES`
+/// and asks for the row `copy.ahead` ahead instead.
 ///
 /// # Safety
 /// As [`microkernel`].
@@ -218,7 +246,7 @@ unsafe fn k_loop<
     b: *const T,
     rsb: usize,
     last: usize,
-    copy: *mut T,
+    copy: BCopy<T>,
 ) -> [[S::V; NV]; MR] {
     let mut acc = [[s.splat(T::ZERO); NV]; MR];
     let (mut a, mut b) = (a, b);
@@ -226,9 +254,10 @@ unsafe fn k_loop<
         // One step at a time: unrolled 4x like the loop below, the copy's stores made
         // LLVM spill three accumulators to the stack (a store and a reload on their FMA
         // chains every step), and the copying panel ran at half the speed of the others.
-        let mut copy = copy;
+        let ahead = copy.ahead * rsb;
+        let mut copy = copy.to;
         for _ in 0..kc {
-            let row = b.wrapping_add(COPY_B_PREFETCH_ROWS * rsb);
+            let row = b.wrapping_add(ahead);
             prefetch(row);
             prefetch(row.wrapping_add(NV * S::LANES - 1));
             // SAFETY: step p < kc: A, B and the copy's row p are inside what the caller
@@ -242,7 +271,7 @@ unsafe fn k_loop<
         }
         return acc;
     }
-    let nil = std::ptr::null_mut();
+    let nil = copy.to;
     let mut left = kc;
     // SAFETY: (whole loop) steps `p < kc` only, as the caller guarantees readable.
     unsafe {

@@ -7,7 +7,7 @@
 //! the same order whatever the block split, so results are bit-identical for any number
 //! of threads.
 
-use super::kernel::{EpiTile, TileDst};
+use super::kernel::{BCopy, EpiTile, TileDst, COPY_B_AHEAD_CACHED, COPY_B_AHEAD_STREAMED};
 use super::pack::{pack_a_block, pack_b, BufGuard, RowSplit};
 use super::tiers::{Blocking, Kernel};
 use super::Epilogue;
@@ -192,6 +192,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                             rsb: block.row_stride(),
                             full,
                             strip: dst.as_mut_ptr(),
+                            ahead: copy_b_ahead::<T, S>(k, cols.len(), blocking),
                         })
                     } else {
                         let dst = bbuf.slice_mut::<T>(panels * kc * nr);
@@ -273,6 +274,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     let rsb = b.row_stride();
     let b0 = b.as_slice().as_ptr();
     let mode = SkinnyB::choose::<T>(rsb, split.panels, cols.len() <= blocking.nc);
+    let ahead = copy_b_ahead::<T, S>(k, cols.len(), blocking);
     let mut pc = 0;
     loop {
         let kc = S::KC.min(k - pc);
@@ -322,7 +324,8 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
                                 s.kernel_packed(h, kc, a_q, buf.wrapping_add(x * kc * nr), &tile)
                             }
                             SkinnyB::Copied if nr_eff == nr && q == 0 => {
-                                s.kernel_copying_b(h, kc, a_q, 1, mr, bj, rsb, buf, &tile)
+                                let copy = BCopy { to: buf, ahead };
+                                s.kernel_copying_b(h, kc, a_q, 1, mr, bj, rsb, copy, &tile)
                             }
                             SkinnyB::Copied if nr_eff == nr => {
                                 s.kernel_packed(h, kc, a_q, buf, &tile)
@@ -449,6 +452,20 @@ struct CopyB<T> {
     rsb: usize,
     full: usize,
     strip: *mut T,
+    /// Rows of B ahead that the copying kernel asks for ([`BCopy::ahead`]).
+    ahead: usize,
+}
+
+/// [`BCopy::ahead`] for a `k x n` B: [`COPY_B_AHEAD_CACHED`] when B fits the L3 share
+/// that the blocking gives a packed B block (`KC x nc`), [`COPY_B_AHEAD_STREAMED`] when
+/// it must come from memory.
+#[inline(always)]
+fn copy_b_ahead<T: VMath, S: Kernel<T>>(k: usize, n: usize, blocking: Blocking) -> usize {
+    if k.saturating_mul(n) <= S::KC * blocking.nc {
+        COPY_B_AHEAD_CACHED
+    } else {
+        COPY_B_AHEAD_STREAMED
+    }
 }
 
 /// Position of one `(ic, pc, jc)` block inside the problem.
@@ -508,7 +525,11 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
             unsafe {
                 if let (0, Some(cb)) = (q, copy_from) {
                     let b_in = cb.b.wrapping_add(jr);
-                    s.kernel_copying_b(h, kc, a_q, rsa, csa, b_in, cb.rsb, cb.strip, &dst);
+                    let copy = BCopy {
+                        to: cb.strip,
+                        ahead: cb.ahead,
+                    };
+                    s.kernel_copying_b(h, kc, a_q, rsa, csa, b_in, cb.rsb, copy, &dst);
                     continue;
                 }
                 match a {

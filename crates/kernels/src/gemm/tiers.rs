@@ -13,14 +13,13 @@
 //! on. `MC` and `NC` change no result and are computed from the caches the CPU reports
 //! ([`Blocking`]).
 
-use super::kernel::{microkernel, tanh_tile_in_place, TileDst};
+use super::kernel::{microkernel, tanh_tile_in_place, BCopy, TileDst};
 use super::loops::{gemm_block, Problem};
 use crate::simd::dispatch::{cache_sizes, CacheSizes, Level};
 use crate::simd::{dispatch, forward_tier_op, Scalar, Simd, TierOp};
 use crate::vmath::VMath;
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::ptr::null_mut;
 
 /// Problems with `m·n·k` up to this (and `k <= KC`, B rows with unit stride) skip
 /// packing: the micro-kernels read A and B in place, with no packing buffers.
@@ -99,15 +98,16 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
     );
 
     /// A packed or in place (element `(i, p)` at `a + i * rsa + p * csa`), B read in place
-    /// with all `NR` columns (element `(p, j)` at `b + p * rsb + j`, the B rows ahead
-    /// prefetched), and each B row copied, as the k loop loads it, to `copy + p * NR`: the
-    /// packed micro-panel that [`Kernel::kernel_packed`] reads. The first row panel of a
-    /// block packs B this way, so the block needs no separate packing pass over B.
+    /// with all `NR` columns (element `(p, j)` at `b + p * rsb + j`, the row `copy.ahead`
+    /// ahead prefetched), and each B row copied, as the k loop loads it, to `copy.to + p *
+    /// NR`: the packed micro-panel that [`Kernel::kernel_packed`] reads. The first row
+    /// panel of a block packs B this way, so the block needs no separate packing pass.
     ///
     /// # Safety
     /// `1 <= rows <= MR`, `dst.mr <= rows`, `dst.nr <= NR`; the A elements for `i < rows`,
-    /// `p < kc` and the B elements `(p, j)`, `p < kc`, `j < NR` readable; `copy .. copy +
-    /// kc * NR` writable and disjoint from A, B and C; `dst` as documented on [`TileDst`].
+    /// `p < kc` and the B elements `(p, j)`, `p < kc`, `j < NR` readable; `copy.to ..
+    /// copy.to + kc * NR` writable and disjoint from A, B and C; `dst` as documented on
+    /// [`TileDst`].
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel_copying_b(
         self,
@@ -118,7 +118,7 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
         csa: usize,
         b: *const T,
         rsb: usize,
-        copy: *mut T,
+        copy: BCopy<T>,
         dst: &TileDst<T>,
     );
 
@@ -231,7 +231,7 @@ macro_rules! tier {
                     // SAFETY: forwarded contract of `Kernel::kernel_packed`.
                     unsafe {
                         microkernel::<$t, $tok, R, $nv, true, false, false>(
-                            s, kc, a, 1, $mr, b, NR, L, null_mut(), dst,
+                            s, kc, a, 1, $mr, b, NR, L, BCopy::NONE, dst,
                         )
                     }
                 }
@@ -294,10 +294,10 @@ macro_rules! tier {
                     unsafe {
                         match nv {
                             $($v => microkernel::<$t, $tok, R, $v, true, true, false>(
-                                s, kc, a, 1, $mr, b, rsb, last, null_mut(), dst
+                                s, kc, a, 1, $mr, b, rsb, last, BCopy::NONE, dst
                             ),)*
                             _ => microkernel::<$t, $tok, R, $nv, true, true, false>(
-                                s, kc, a, 1, $mr, b, rsb, last, null_mut(), dst
+                                s, kc, a, 1, $mr, b, rsb, last, BCopy::NONE, dst
                             ),
                         }
                     }
@@ -323,7 +323,7 @@ macro_rules! tier {
                 csa: usize,
                 b: *const $t,
                 rsb: usize,
-                copy: *mut $t,
+                copy: BCopy<$t>,
                 dst: &TileDst<$t>,
             ) {
                 $(#[$feat])?
@@ -336,12 +336,12 @@ macro_rules! tier {
                     csa: usize,
                     b: *const $t,
                     rsb: usize,
-                    copy: *mut $t,
+                    copy: BCopy<$t>,
                     dst: &TileDst<$t>,
                 ) {
                     const L: usize = <$tok as Simd<$t>>::LANES;
                     // SAFETY: forwarded contract of `Kernel::kernel_copying_b` (B rows of
-                    // NR = $nv * L readable elements, `copy` of kc * NR writable ones).
+                    // NR = $nv * L readable elements, `copy.to` of kc * NR writable ones).
                     unsafe {
                         microkernel::<$t, $tok, R, $nv, false, true, true>(
                             s, kc, a, rsa, csa, b, rsb, L, copy, dst,
@@ -392,10 +392,10 @@ macro_rules! tier {
                     unsafe {
                         match nv {
                             $($v => microkernel::<$t, $tok, R, $v, false, false, false>(
-                                s, kc, a, rsa, csa, b, rsb, last, null_mut(), dst
+                                s, kc, a, rsa, csa, b, rsb, last, BCopy::NONE, dst
                             ),)*
                             _ => microkernel::<$t, $tok, R, $nv, false, false, false>(
-                                s, kc, a, rsa, csa, b, rsb, last, null_mut(), dst
+                                s, kc, a, rsa, csa, b, rsb, last, BCopy::NONE, dst
                             ),
                         }
                     }
@@ -546,7 +546,7 @@ mod tests {
     //! without reading C, against an `f64` evaluation of the same tile.
     use super::*;
     use crate::element::Float;
-    use crate::gemm::kernel::EpiTile;
+    use crate::gemm::kernel::{EpiTile, COPY_B_AHEAD_CACHED};
     use crate::simd::dispatch::available_levels;
 
     /// Deterministic values in [-1, 1).
@@ -623,7 +623,10 @@ mod tests {
                                             mr,
                                             b.as_ptr(),
                                             nr,
-                                            copy.as_mut_ptr(),
+                                            BCopy {
+                                                to: copy.as_mut_ptr(),
+                                                ahead: COPY_B_AHEAD_CACHED,
+                                            },
                                             &dst,
                                         ),
                                         _ => {
