@@ -115,8 +115,10 @@ fn gemm_layouts_epilogues_and_packing() {
 /// The packed path where the first row panel's micro-kernel packs B as it reads it in
 /// place (C at most 8 strips wide, A read in place), with a partial strip at the right
 /// edge or none, and a second reduction block (k > KC = 256). The skinny path's use of the same
-/// kernel needs 8 row panels and more than 8 strips, 30 times the work: the native tests
-/// and AddressSanitizer cover it (`skinny_path_matches_packed_path_bit_for_bit`).
+/// kernel needs 8 row panels and more than 8 strips, and the packed path's with several A
+/// blocks more than `MC` rows, 30 times the work: the native tests and AddressSanitizer
+/// cover them (`skinny_path_matches_packed_path_bit_for_bit`, with blockings of `MR` and
+/// `2·MR` rows).
 #[test]
 fn gemm_b_packed_by_the_first_row_panel() {
     for &(m, k, n) in &[(7, 260, 20), (1, 300, 16)] {

@@ -191,8 +191,8 @@ const B_PREFETCH_ROWS: usize = 4;
 /// Where the copying k loop (`COPY_B`) stores B's rows (`to`, row `p` at `to + p * NR`)
 /// and how many rows of B ahead it asks for (`ahead`); unused by the other k loops.
 ///
-/// The distance depends on where B comes from. From memory (a B larger than the L3 share
-/// of the blocking) it needs [`COPY_B_AHEAD_STREAMED`]. From L2 or L3 that distance is
+/// The distance depends on where B comes from. From memory (B and C larger than the L3
+/// share of the blocking) it needs [`COPY_B_AHEAD_STREAMED`]. From L2 or L3 that distance is
 /// harmful where the rows fall into few L1 sets (row strides that are multiples of 4 KiB
 /// map every row to one set of 8 ways, and 16 rows in flight evict each other), and
 /// [`COPY_B_AHEAD_CACHED`] is as fast or faster everywhere.

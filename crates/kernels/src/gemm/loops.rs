@@ -176,23 +176,33 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                 BSrc::View(b) => {
                     let panels = nc.div_ceil(nr);
                     let block = b.submatrix(pc, jc, kc, nc).expect("block inside B");
-                    if one_a_block && block.col_stride() == 1 {
-                        // Two micro-panels of buffer: the full ones, one after the other,
-                        // packed by the first row panel's kernels into the first; the
-                        // right edge's partial one packed here into the second.
-                        let dst = bbuf.slice_mut::<T>(2 * kc * nr);
+                    if block.col_stride() == 1 {
+                        // The first row panel's kernels pack the full micro-panels as they
+                        // read them; the right edge's partial one is packed here. With one
+                        // A block every micro-panel is packed into the same place (two
+                        // micro-panels of buffer: the full ones, then the edge); with
+                        // several, into the whole packed block, which the other A blocks
+                        // then read as packed.
                         let full = nc / nr;
+                        let (len, stride, edge_at) = if one_a_block {
+                            (2 * kc * nr, 0, kc * nr)
+                        } else {
+                            (panels * kc * nr, kc * nr, full * kc * nr)
+                        };
+                        let dst = bbuf.slice_mut::<T>(len);
                         if full < panels {
                             let edge = block.submatrix(0, full * nr, kc, nc - full * nr);
                             let edge = edge.expect("edge inside the block");
-                            pack_b(s, edge, &mut dst[kc * nr..], kc * nr);
+                            pack_b(s, edge, &mut dst[edge_at..], kc * nr);
                         }
                         BBlock::Copied(CopyB {
                             b: block.as_slice().as_ptr(),
                             rsb: block.row_stride(),
                             full,
                             strip: dst.as_mut_ptr(),
-                            ahead: copy_b_ahead::<T, S>(k, cols.len(), blocking),
+                            strip_stride: stride,
+                            edge: dst.as_ptr().wrapping_add(edge_at),
+                            ahead: copy_b_ahead::<T, S>(rows.len(), k, cols.len(), blocking),
                         })
                     } else {
                         let dst = bbuf.slice_mut::<T>(panels * kc * nr);
@@ -236,8 +246,18 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                     first: pc == 0,
                     last: pc + kc >= k,
                 };
-                debug_assert!(matches!(b_block, BBlock::Packed { .. }) || ic == rows.start);
-                macro_kernel(s, p, &blk, split, a_src, b_block);
+                // The first A block packs B as it goes; the others read what it packed.
+                let b_now = match b_block {
+                    BBlock::Copied(cb) if ic != rows.start => {
+                        debug_assert!(cb.strip_stride > 0);
+                        BBlock::Packed {
+                            b: cb.strip.cast_const(),
+                            panel_stride: cb.strip_stride,
+                        }
+                    }
+                    other => other,
+                };
+                macro_kernel(s, p, &blk, split, a_src, b_now);
                 ic += mc;
             }
             pc += kc;
@@ -274,7 +294,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     let rsb = b.row_stride();
     let b0 = b.as_slice().as_ptr();
     let mode = SkinnyB::choose::<T>(rsb, split.panels, cols.len() <= blocking.nc);
-    let ahead = copy_b_ahead::<T, S>(k, cols.len(), blocking);
+    let ahead = copy_b_ahead::<T, S>(rows.len(), k, cols.len(), blocking);
     let mut pc = 0;
     loop {
         let kc = S::KC.min(k - pc);
@@ -432,36 +452,41 @@ fn reads_a_in_place<T: VMath, S: Kernel<T>>(a: MatRef<'_, T>, cols: usize) -> bo
 enum BBlock<T> {
     /// Packed micro-panels, `jp` at `b + jp * panel_stride`.
     Packed { b: *const T, panel_stride: usize },
-    /// Packed one micro-panel at a time by the first row panel (one A block only).
+    /// Packed one micro-panel at a time by the first row panel of the first A block.
     Copied(CopyB<T>),
 }
 
-/// A `(kc, nc)` block of B that the macro-kernel packs as it goes, for a single A block.
-/// The kernel of the first row panel reads micro-panel `jp < full` in place (row `p`,
-/// column `j` at `b + p * rsb + jp * NR + j`) and stores each row it loads at
-/// `strip + p * NR`, where the other row panels read it. The packed micro-panel serves
-/// this A block only, so one buffer serves every micro-panel and stays in L1; the partial
-/// micro-panel of the right edge is packed beforehand at `strip + kc * NR`. This replaces
-/// the packing pass over B, whose stores of the whole block (64 KiB for 128 x 128, more
-/// than L1) went out to L2 only to be read back: Zen 3, 64 x 128 x 128 86 -> 92 GFLOP/s,
-/// 100 x 128 x 128 90 -> 93, 32 x 128 x 128 80 -> 88, 16 x 128 x 128 and 64 x 64 x 64
-/// unchanged (within 1%).
+/// A `(kc, nc)` block of B that the macro-kernel packs as it goes. The kernel of the
+/// first row panel reads micro-panel `jp < full` in place (row `p`, column `j` at `b + p *
+/// rsb + jp * NR + j`) and stores each row it loads at `strip + jp * strip_stride + p *
+/// NR`, where the other row panels read it; the partial micro-panel of the right edge is
+/// packed beforehand at `edge`. With a single A block the packed micro-panel serves that
+/// block only, so one buffer serves every micro-panel and stays in L1 (`strip_stride =
+/// 0`). With several, the micro-panels fill the whole packed block (`strip_stride = kc *
+/// NR`), which the later A blocks read as [`BBlock::Packed`]. This replaces the packing
+/// pass over B, whose stores of the whole block (64 KiB for 128 x 128, more than L1) went
+/// out to L2 only to be read back: Zen 3, 64 x 128 x 128 86 -> 92 GFLOP/s, 100 x 128 x 128
+/// 90 -> 93, 32 x 128 x 128 80 -> 88, 16 x 128 x 128 and 64 x 64 x 64 unchanged (within
+/// 1%).
 #[derive(Clone, Copy)]
 struct CopyB<T> {
     b: *const T,
     rsb: usize,
     full: usize,
     strip: *mut T,
+    strip_stride: usize,
+    edge: *const T,
     /// Rows of B ahead that the copying kernel asks for ([`BCopy::ahead`]).
     ahead: usize,
 }
 
-/// [`BCopy::ahead`] for a `k x n` B: [`COPY_B_AHEAD_CACHED`] when B fits the L3 share
-/// that the blocking gives a packed B block (`KC x nc`), [`COPY_B_AHEAD_STREAMED`] when
-/// it must come from memory.
+/// [`BCopy::ahead`] for a `k x n` B and an `m x n` C: [`COPY_B_AHEAD_CACHED`] when both
+/// fit the L3 share that the blocking gives a packed B block (`KC x nc`),
+/// [`COPY_B_AHEAD_STREAMED`] otherwise, B then coming from memory (a C of 700 x 10000
+/// streaming through L3 evicts a B of 100 x 10000 between calls).
 #[inline(always)]
-fn copy_b_ahead<T: VMath, S: Kernel<T>>(k: usize, n: usize, blocking: Blocking) -> usize {
-    if k.saturating_mul(n) <= S::KC * blocking.nc {
+fn copy_b_ahead<T: VMath, S: Kernel<T>>(m: usize, k: usize, n: usize, blocking: Blocking) -> usize {
+    if k.saturating_add(m).saturating_mul(n) <= S::KC * blocking.nc {
         COPY_B_AHEAD_CACHED
     } else {
         COPY_B_AHEAD_STREAMED
@@ -501,8 +526,11 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
         // write it (when it does).
         let (bp, copy_from) = match b {
             BBlock::Packed { b, panel_stride } => (b.wrapping_add(jp * panel_stride), None),
-            BBlock::Copied(cb) if jp < cb.full => (cb.strip.cast_const(), Some(cb)),
-            BBlock::Copied(cb) => (cb.strip.wrapping_add(kc * nr).cast_const(), None),
+            BBlock::Copied(cb) if jp < cb.full => {
+                let strip = cb.strip.wrapping_add(jp * cb.strip_stride);
+                (strip.cast_const(), Some((cb, strip)))
+            }
+            BBlock::Copied(cb) => (cb.edge, None),
         };
         // Loop 1: the row micro-panels of the A block.
         for q in 0..split.panels {
@@ -523,10 +551,10 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
             // from A, B and C) is written by the first row panel (q = 0) before the
             // others read it.
             unsafe {
-                if let (0, Some(cb)) = (q, copy_from) {
+                if let (0, Some((cb, strip))) = (q, copy_from) {
                     let b_in = cb.b.wrapping_add(jr);
                     let copy = BCopy {
-                        to: cb.strip,
+                        to: strip,
                         ahead: cb.ahead,
                     };
                     s.kernel_copying_b(h, kc, a_q, rsa, csa, b_in, cb.rsb, copy, &dst);
