@@ -249,7 +249,9 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                 // The first A block packs B as it goes; the others read what it packed.
                 let b_now = match b_block {
                     BBlock::Copied(cb) if ic != rows.start => {
-                        debug_assert!(cb.strip_stride > 0);
+                        // Several A blocks: the whole packed block (stride 0 only for
+                        // kc = 0, whose micro-panels are empty).
+                        debug_assert_eq!(cb.strip_stride, kc * nr);
                         BBlock::Packed {
                             b: cb.strip.cast_const(),
                             panel_stride: cb.strip_stride,
