@@ -163,6 +163,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
     let blocks = rows.len().div_ceil(limit).max(1);
     let mc_step = rows.len().div_ceil(blocks).next_multiple_of(mr);
     let one_a_block = blocks == 1;
+    let ahead = copy_b_ahead::<T, S>(rows.len(), k, cols.len(), blocking);
     // Loop 5: columns of C in NC-wide blocks (packed B block lives in L3).
     let mut jc = cols.start;
     while jc < cols.end {
@@ -202,7 +203,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                             strip: dst.as_mut_ptr(),
                             strip_stride: stride,
                             edge: dst.as_ptr().wrapping_add(edge_at),
-                            ahead: copy_b_ahead::<T, S>(rows.len(), k, cols.len(), blocking),
+                            ahead,
                         })
                     } else {
                         let dst = bbuf.slice_mut::<T>(panels * kc * nr);
@@ -235,7 +236,7 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
                 } else {
                     // `MR`-row micro-panels, panel `q` at `q * MR * kc`.
                     let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
-                    pack_a_block::<T, S>(s, a_block, split, dst);
+                    pack_a_block::<T, S>(s, a_block, dst);
                     ASrc::Packed(dst.as_ptr())
                 };
                 let blk = Block {
@@ -304,7 +305,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
             p.a.submatrix(rows.start, pc, rows.len(), kc)
                 .expect("block inside A");
         let dst = abuf.slice_mut::<T>(split.panels * mr * kc);
-        pack_a_block::<T, S>(s, a_block, split, dst);
+        pack_a_block::<T, S>(s, a_block, dst);
         let a = dst.as_ptr();
         let (first, last) = (pc == 0, pc + kc >= k);
         let group = if mode == SkinnyB::Strips {

@@ -462,8 +462,8 @@ impl RowSplit {
 /// prefetch, 90 with it).
 const A_COLUMNS_AHEAD: usize = 2;
 
-/// Packs the A block `a` (`mc x kc`) into the `split.panels` micro-panels of
-/// [`pack_a`], panel `q` (rows `split.panel(q)`) at `dst[q * MR * kc..]`.
+/// Packs the A block `a` (`mc x kc`) into the micro-panels of [`pack_a`], split as
+/// `RowSplit::new(mc, MR)`: panel `q` (rows `split.panel(q)`) at `dst[q * MR * kc..]`.
 ///
 /// A block whose columns are contiguous (a transposed view, as in a weight gradient
 /// `X^T · dY`) is copied column by column of the block, each column read once from start
@@ -473,14 +473,11 @@ const A_COLUMNS_AHEAD: usize = 2;
 /// GEMM on Zen 3, and the GEMM ran at 88 GFLOP/s against 91 now. Other layouts go panel by
 /// panel through [`pack_a`].
 #[inline(always)]
-pub(crate) fn pack_a_block<T: VMath, S: Kernel<T>>(
-    s: S,
-    a: MatRef<'_, T>,
-    split: RowSplit,
-    dst: &mut [T],
-) {
+pub(crate) fn pack_a_block<T: VMath, S: Kernel<T>>(s: S, a: MatRef<'_, T>, dst: &mut [T]) {
     let (mr, lanes) = (S::MR, S::LANES);
     let (mc, kc) = (a.rows(), a.cols());
+    // Derived here rather than taken from the caller, so that every panel is inside `a`.
+    let split = RowSplit::new(mc, mr);
     assert!(dst.len() >= split.panels * mr * kc);
     if !(a.row_stride() == 1 && a.col_stride() != 1 && mc > 0) {
         for q in 0..split.panels {
@@ -662,7 +659,7 @@ mod tests {
                 let a = MatRef::from_strided(&data, mc, kc, 1, lda).unwrap();
                 let split = RowSplit::new(mc, mr);
                 let mut got = vec![T::from_f64(-7.0); split.panels * mr * kc];
-                pack_a_block::<T, S>(s, a, split, &mut got);
+                pack_a_block::<T, S>(s, a, &mut got);
                 for q in 0..split.panels {
                     let (r0, h) = split.panel(q);
                     for p in 0..kc {
