@@ -32,13 +32,33 @@ use std::thread::LocalKey;
 #[repr(C, align(64))]
 struct Line([u8; 64]);
 
-/// A growable, 64-byte aligned scratch buffer, reused across calls.
-#[derive(Default)]
+/// A growable, 64-byte aligned buffer: the packing buffers, reused across calls, and the
+/// storage of a [`super::PackedB`].
+#[derive(Clone, Default)]
 pub(crate) struct AlignedBuf {
     lines: Vec<Line>,
 }
 
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AlignedBuf({} bytes)", self.lines.len() * 64)
+    }
+}
+
 impl AlignedBuf {
+    /// The first `len` elements of `T`.
+    ///
+    /// # Panics
+    /// If the buffer holds fewer than `len` elements (a bug of the caller, which sized it
+    /// with [`AlignedBuf::slice_mut`]).
+    pub(crate) fn slice<T: Float>(&self, len: usize) -> &[T] {
+        assert!(len.saturating_mul(std::mem::size_of::<T>()) <= self.lines.len() * 64);
+        // SAFETY: the buffer holds at least `len * size_of::<T>()` initialised bytes
+        // (asserted), aligned to 64 >= align_of::<T>(); every bit pattern is a valid f32
+        // or f64; the borrow is tied to `&self`.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<T>(), len) }
+    }
+
     /// A slice of `len` elements of `T` (contents unspecified), growing the buffer if needed.
     pub(crate) fn slice_mut<T: Float>(&mut self, len: usize) -> &mut [T] {
         let bytes = len
