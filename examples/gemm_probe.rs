@@ -8,12 +8,18 @@
 //!   opts: tier=scalar|avx2|avx512   threads=<n>   packed (pre-packed B, beta = 1)
 //!         ta (A given as a (k, m) row-major matrix, viewed transposed)   mm (matrixmultiply)
 //!         secs=<seconds>   iters=<n> (exactly n calls, no timing: for callgrind)
+//!         align=<bytes> (A, B and C start that many bytes past a 64-byte boundary; without
+//!         it they are plain `Vec`s, wherever the allocator puts them)
 //! ```
 
 use recur::kernels::dispatch::with_level;
 use recur::kernels::{gemm_packed, gemm_with, Epilogue, Float, Level, MatMut, MatRef, PackedB};
 use recur::kernels::{Parallelism, Result};
 use std::time::Instant;
+
+#[path = "../benches/common/aligned.rs"]
+mod aligned;
+use aligned::placed;
 
 struct Opts {
     m: usize,
@@ -26,6 +32,7 @@ struct Opts {
     mm: bool,
     secs: f64,
     iters: Option<usize>,
+    align: Option<usize>,
 }
 
 fn run<T: Float>(o: &Opts, mm: fn(&Opts, &[T], &[T], &mut [T])) -> Result<()> {
@@ -36,13 +43,16 @@ fn run<T: Float>(o: &Opts, mm: fn(&Opts, &[T], &[T], &mut [T])) -> Result<()> {
     let b: Vec<T> = (0..k * n)
         .map(|i| T::from_f64(((i * 5) % 11) as f64 / 11.0 - 0.5))
         .collect();
-    let mut c = vec![T::ZERO; m * n];
+    let (a, ra) = placed(a, o.align);
+    let (b, rb) = placed(b, o.align);
+    let (mut c, rc) = placed(vec![T::ZERO; m * n], o.align);
+    let (a, b, c) = (&a[ra], &b[rb], &mut c[rc]);
     let av = if o.ta {
-        MatRef::from_slice(&a, k, m)?.t()
+        MatRef::from_slice(a, k, m)?.t()
     } else {
-        MatRef::from_slice(&a, m, k)?
+        MatRef::from_slice(a, m, k)?
     };
-    let bv = MatRef::from_slice(&b, k, n)?;
+    let bv = MatRef::from_slice(b, k, n)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(o.threads)
         .build()
@@ -55,10 +65,10 @@ fn run<T: Float>(o: &Opts, mm: fn(&Opts, &[T], &[T], &mut [T])) -> Result<()> {
     };
     let mut once = || -> Result<()> {
         if o.mm {
-            mm(o, &a, &b, &mut c);
+            mm(o, a, b, c);
             return Ok(());
         }
-        let cv = MatMut::from_slice(&mut c, m, n)?;
+        let cv = MatMut::from_slice(c, m, n)?;
         let call = || {
             with_level(o.tier, || {
                 if o.packed {
@@ -141,7 +151,7 @@ fn thread_cpu_ns() -> Option<u64> {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 4 {
-        eprintln!("usage: gemm_probe <f32|f64> <m> <k> <n> [tier=..] [threads=..] [packed] [ta] [mm] [secs=..] [iters=..]");
+        eprintln!("usage: gemm_probe <f32|f64> <m> <k> <n> [tier=..] [threads=..] [packed] [ta] [mm] [secs=..] [iters=..] [align=..]");
         std::process::exit(2);
     }
     let num = |s: &str| s.parse::<usize>().expect("a number");
@@ -156,6 +166,7 @@ fn main() -> Result<()> {
         mm: false,
         secs: 1.0,
         iters: None,
+        align: None,
     };
     for arg in &args[4..] {
         match arg.split_once('=') {
@@ -163,6 +174,7 @@ fn main() -> Result<()> {
             Some(("threads", v)) => o.threads = num(v),
             Some(("secs", v)) => o.secs = v.parse().expect("seconds"),
             Some(("iters", v)) => o.iters = Some(num(v)),
+            Some(("align", v)) => o.align = Some(num(v)),
             None if arg == "packed" => o.packed = true,
             None if arg == "ta" => o.ta = true,
             None if arg == "mm" => o.mm = true,

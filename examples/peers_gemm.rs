@@ -15,6 +15,10 @@
 use recur::kernels::{gemm_with, Epilogue, Float, MatMut, MatRef, Parallelism};
 use std::time::Instant;
 
+#[path = "../benches/common/aligned.rs"]
+mod aligned;
+use aligned::placed;
+
 struct Shape {
     m: usize,
     k: usize,
@@ -74,7 +78,11 @@ fn bench<T: Float>(s: &Shape, threads: usize, reps: usize, min_meas: f64) -> Str
     let a: Vec<T> = (0..m * k).map(|_| T::from_f64(rng.next())).collect();
     let b: Vec<T> = (0..k * n).map(|_| T::from_f64(rng.next())).collect();
     let c0: Vec<T> = (0..m * n).map(|_| T::from_f64(rng.next())).collect();
-    let mut c = c0.clone();
+    // 64-byte aligned, as the harness allocates the peers' operands.
+    let (a, ra) = placed(a, Some(0));
+    let (b, rb) = placed(b, Some(0));
+    let (mut cbuf, rc) = placed(c0.clone(), Some(0));
+    let (a, b, c) = (&a[ra], &b[rb], &mut cbuf[rc]);
     let par = if threads > 1 {
         Parallelism::Rayon(threads)
     } else {
@@ -83,20 +91,20 @@ fn bench<T: Float>(s: &Shape, threads: usize, reps: usize, min_meas: f64) -> Str
     let beta = if s.b1 { T::ONE } else { T::ZERO };
     let call = |c: &mut [T]| {
         let av = if s.ta {
-            MatRef::from_slice(&a, k, m).map(|v| v.t())
+            MatRef::from_slice(a, k, m).map(|v| v.t())
         } else {
-            MatRef::from_slice(&a, m, k)
+            MatRef::from_slice(a, m, k)
         };
         let bv = if s.tb {
-            MatRef::from_slice(&b, n, k).map(|v| v.t())
+            MatRef::from_slice(b, n, k).map(|v| v.t())
         } else {
-            MatRef::from_slice(&b, k, n)
+            MatRef::from_slice(b, k, n)
         };
         let (av, bv) = (av.expect("A fits"), bv.expect("B fits"));
         let cv = MatMut::from_slice(c, m, n).expect("C fits");
         gemm_with(T::ONE, av, bv, beta, cv, Epilogue::None, par).expect("shapes agree");
     };
-    call(&mut c);
+    call(c);
     // The error of 256 sampled entries against an f64 dot product.
     let mut worst = 0.0f64;
     for _ in 0..256 {
@@ -118,7 +126,7 @@ fn bench<T: Float>(s: &Shape, threads: usize, reps: usize, min_meas: f64) -> Str
     }
     let (mut calls, t0) = (0usize, Instant::now());
     while t0.elapsed().as_secs_f64() < 0.1 || calls < 2 {
-        call(&mut c);
+        call(c);
         calls += 1;
     }
     let per_call = t0.elapsed().as_secs_f64() / calls as f64;
@@ -128,7 +136,7 @@ fn bench<T: Float>(s: &Shape, threads: usize, reps: usize, min_meas: f64) -> Str
         .map(|_| {
             let t = Instant::now();
             for _ in 0..iters {
-                call(&mut c);
+                call(c);
             }
             flop * iters as f64 / t.elapsed().as_secs_f64() * 1e-9
         })
