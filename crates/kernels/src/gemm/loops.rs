@@ -375,8 +375,9 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
 ///   NR`) in place and writes its packed copy as it goes (`Kernel::kernel_copying_b`),
 ///   and the other panels read the copy, contiguous and in L1. Zen 3, against the best of
 ///   the other two: 64 x 256 x 256 85 -> 90 GFLOP/s, 120 x 256 x 256 82 -> 90, 64 x 650 x
-///   650 87 -> 90, 64 x 1024 x 1024 equal. With fewer panels the copying panel (one step
-///   at a time, see `k_loop`) costs more than the others gain: 16 x 650 x 650 85 -> 80;
+///   650 87 -> 90, 64 x 1024 x 1024 equal. With fewer panels the copying panel (unrolled
+///   less than the others, see `k_loop`) costs more than the others gain: 16 x 650 x 650
+///   85 -> 80 (measured when it ran one step at a time);
 ///   with a wider B, streamed from memory, it waits on memory where the unrolled in-place
 ///   kernel does not: 100 x 700 x 10000 (A transposed) 81 in place, 78 copied.
 /// - `Strips` where the rows of B fall into one or two L1 sets ([`l1_sets_spanned`]:
