@@ -176,10 +176,9 @@ pub fn gemm_with<T: Float>(
 /// ```
 #[derive(Clone, Debug)]
 pub struct PackedB<T> {
-    /// The panels, 64-byte aligned (each packed row of a panel is one or more whole cache
-    /// lines, never split across two): `len` elements.
+    /// The panels ([`PackedB::panels`]), 64-byte aligned: each packed row of a panel is
+    /// one or more whole cache lines, never split across two.
     data: AlignedBuf,
-    len: usize,
     elem: std::marker::PhantomData<T>,
     k: usize,
     n: usize,
@@ -193,13 +192,13 @@ pub(crate) struct PackOp<'a, 'b, T> {
     data: &'a mut AlignedBuf,
 }
 
-entry_point!(fn run_pack(PackOp<'a, 'b>) -> Result<(Level, usize, usize)>, via run_kernel);
+entry_point!(fn run_pack(PackOp<'a, 'b>) -> Result<(Level, usize)>, via run_kernel);
 
 impl<T: VMath> WithKernel<T> for PackOp<'_, '_, T> {
-    /// The tier, the packed length and `NR`.
-    type Output = Result<(Level, usize, usize)>;
+    /// The tier and its `NR`.
+    type Output = Result<(Level, usize)>;
     #[inline(always)]
-    fn with_kernel<S: Kernel<T>>(self, s: S) -> Result<(Level, usize, usize)> {
+    fn with_kernel<S: Kernel<T>>(self, s: S) -> Result<(Level, usize)> {
         let (k, n) = (self.b.rows(), self.b.cols());
         let nr = S::NR;
         let len = n
@@ -213,15 +212,16 @@ impl<T: VMath> WithKernel<T> for PackOp<'_, '_, T> {
                 arg: "b",
                 shape: fmt_shape(&[k, n]),
             })?;
+        // No zero fill first: `pack_b` writes every element of every panel, the padding
+        // columns of the last one included.
         let data = self.data.slice_mut::<T>(len);
-        data.fill(T::ZERO);
         if len > 0 {
             // len > 0 means k >= 1 and n >= 1, and k * nr <= len cannot overflow. (With no
             // column there is no panel to write: found by `cargo fuzz run gemm`,
             // tests/kernel_regressions.rs.)
             pack::pack_b(s, self.b, data, k * nr);
         }
-        Ok((S::LEVEL, len, nr))
+        Ok((S::LEVEL, nr))
     }
 }
 
@@ -233,7 +233,6 @@ impl<T: Float> PackedB<T> {
     pub fn new(b: MatRef<'_, T>) -> Result<Self> {
         let mut p = PackedB {
             data: AlignedBuf::default(),
-            len: 0,
             elem: std::marker::PhantomData,
             k: 0,
             n: 0,
@@ -250,14 +249,14 @@ impl<T: Float> PackedB<T> {
     /// # Errors
     /// [`Error::SizeOverflow`] if the padded size overflows `usize`.
     pub fn repack(&mut self, b: MatRef<'_, T>) -> Result<()> {
-        let (level, len, nr) = run_pack(
+        let (level, nr) = run_pack(
             level(),
             PackOp {
                 b,
                 data: &mut self.data,
             },
         )?;
-        (self.len, self.k, self.n, self.nr, self.level) = (len, b.rows(), b.cols(), nr, level);
+        (self.k, self.n, self.nr, self.level) = (b.rows(), b.cols(), nr, level);
         Ok(())
     }
 
@@ -268,6 +267,11 @@ impl<T: Float> PackedB<T> {
     /// `n`, the number of columns of the packed matrix.
     pub fn cols(&self) -> usize {
         self.n
+    }
+
+    /// The packed panels: `ceil(n / NR)` panels of `k x NR` (a size `repack` checked).
+    fn panels(&self) -> &[T] {
+        self.data.slice(self.n.div_ceil(self.nr) * self.nr * self.k)
     }
 }
 
@@ -291,7 +295,7 @@ pub fn gemm_packed<T: Float>(
     run(
         alpha,
         a,
-        BSrc::Packed(b.data.slice(b.len)),
+        BSrc::Packed(b.panels()),
         beta,
         c,
         epilogue,
@@ -512,17 +516,14 @@ mod tests {
     fn packed_b_panels_start_cache_lines_and_survive_a_repack() {
         let b: Vec<f32> = (0..7 * 40).map(|x| x as f32).collect();
         let mut packed = PackedB::new(MatRef::from_slice(&b, 7, 40).unwrap()).unwrap();
-        let data = packed.data.slice::<f32>(packed.len);
+        let data = packed.panels();
         assert_eq!(data.as_ptr() as usize % 64, 0);
         assert_eq!(data.len(), 40usize.div_ceil(packed.nr) * packed.nr * 7);
         let big: Vec<f32> = (0..300 * 301).map(|x| (x % 17) as f32).collect();
         packed
             .repack(MatRef::from_slice(&big, 300, 301).unwrap())
             .unwrap();
-        assert_eq!(
-            packed.data.slice::<f32>(packed.len).as_ptr() as usize % 64,
-            0
-        );
+        assert_eq!(packed.panels().as_ptr() as usize % 64, 0);
         // The product through the repacked operand equals the reference.
         let a: Vec<f32> = (0..3 * 300).map(|x| (x % 5) as f32 - 2.0).collect();
         let mut c = vec![0.0f32; 3 * 301];
@@ -544,6 +545,22 @@ mod tests {
             for j in 0..301 {
                 let want: f32 = (0..300).map(|p| a[i * 300 + p] * big[p * 301 + j]).sum();
                 assert_eq!(c[i * 301 + j], want, "({i}, {j})");
+            }
+        }
+        // Back to the small shape in the grown buffer, with no zero fill before packing:
+        // the padding columns of the last panel must be written zeros, not the big
+        // matrix's leftovers.
+        packed
+            .repack(MatRef::from_slice(&b, 7, 40).unwrap())
+            .unwrap();
+        let (nr, panels) = (packed.nr, packed.panels());
+        for (x, panel) in panels.chunks(7 * nr).enumerate() {
+            for (p, row) in panel.chunks(nr).enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    let col = x * nr + j;
+                    let want = if col < 40 { b[p * 40 + col] } else { 0.0 };
+                    assert_eq!(v, want, "panel {x}, row {p}, column {j}");
+                }
             }
         }
     }
