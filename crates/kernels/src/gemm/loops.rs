@@ -370,23 +370,27 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
 
 /// How the skinny path reads B.
 ///
-/// - `Copied` from 8 row panels up, when C is at most `NC` columns wide (the B block that
-///   the packed path keeps in L3): the first row panel's kernel reads each strip (`kc x
-///   NR`) in place and writes its packed copy as it goes (`Kernel::kernel_copying_b`),
-///   and the other panels read the copy, contiguous and in L1. Zen 3, against the best of
-///   the other two: 64 x 256 x 256 85 -> 90 GFLOP/s, 120 x 256 x 256 82 -> 90, 64 x 650 x
-///   650 87 -> 90, 64 x 1024 x 1024 equal. With fewer panels the copying panel (unrolled
-///   less than the others, see `k_loop`) costs more than the others gain: 16 x 650 x 650
-///   85 -> 80 (measured when it ran one step at a time);
-///   with a wider B, streamed from memory, it waits on memory where the unrolled in-place
-///   kernel does not: 100 x 700 x 10000 (A transposed) 81 in place, 78 copied.
-/// - `Strips` where the rows of B fall into one or two L1 sets ([`l1_sets_spanned`]:
-///   strides that are multiples of 2 KiB), or four with 8 row panels or more (C wider
-///   than `NC`, where `Copied` is not used): a strip read in place cannot stay in L1 for
-///   the next row panel and every row misses (16 x 1024 x 1024 ran at 27 GFLOP/s in place
-///   and 66 copied, 16 x 2048 x 2048 at 25 and 47; at four sets the copy pays once 8
-///   panels reuse it: 64 x 256 x 256 83 in place, 86 copied), so the strips are copied
-///   [`STRIP_GROUP`] at a time by a packing pass.
+/// - `Copied` when C is at most `NC` columns wide (the B block that the packed path keeps
+///   in L3), from 8 row panels up, or from 2 where the rows of B fall into one or two L1
+///   sets: the first row panel's kernel reads each strip (`kc x NR`) in place and writes
+///   its packed copy as it goes (`Kernel::kernel_copying_b`), and the other panels read
+///   the copy, contiguous and in L1. Zen 3, against the best of the other two: 64 x 256 x
+///   256 85 -> 90 GFLOP/s, 120 x 256 x 256 82 -> 90, 64 x 650 x 650 87 -> 90, 64 x 1024 x
+///   1024 equal. With 3 to 7 panels the copy does not pay where B read in place stays in
+///   L1 (Zen 4 with AVX2: 16 x 650 x 650 76 in place, 74 copied; 16 x 256 x 256 equal),
+///   but beats the packing pass of `Strips` where it cannot (same CPU, against `Strips`:
+///   12 x 1024 x 1024 49 -> 57, 16 x 1024 x 1024 59 -> 72, 32 x 1024 x 1024 64 -> 77,
+///   32 x 512 x 512 73 -> 81, 20 x 2048 x 2048 47 -> 53). With a wider B, streamed from
+///   memory, the copying kernel waits on memory where the unrolled in-place kernel does
+///   not: 100 x 700 x 10000 (A transposed) 81 in place, 78 copied.
+/// - `Strips` where `Copied` is not used and the rows of B fall into one or two L1 sets
+///   ([`l1_sets_spanned`]: strides that are multiples of 2 KiB), or four with 8 row
+///   panels or more (C wider than `NC`, or a single row panel for two sets or fewer): a
+///   strip read in place cannot stay in L1 for the next row panel and every row misses
+///   (16 x 1024 x 1024 ran at 27 GFLOP/s in place and 66 copied, 16 x 2048 x 2048 at 25
+///   and 47; at four sets the copy pays once 8 panels reuse it: 64 x 256 x 256 83 in
+///   place, 86 copied), so the strips are copied [`STRIP_GROUP`] at a time by a packing
+///   pass.
 /// - `InPlace` everywhere else: the micro-kernel reads B in place with the rows ahead
 ///   prefetched; faster than a copy even with rows pages apart (Zen 3: 16 x 1100 x 1100
 ///   87 against 69 copied, 40 x 3000 x 3000 72 against 52).
@@ -401,7 +405,7 @@ impl SkinnyB {
     #[inline(always)]
     fn choose<T>(row_stride: usize, panels: usize, b_fits_l3: bool) -> Self {
         let sets = l1_sets_spanned(row_stride.saturating_mul(std::mem::size_of::<T>()));
-        if panels >= 8 && b_fits_l3 {
+        if b_fits_l3 && (panels >= 8 || (sets <= 2 && panels >= 2)) {
             SkinnyB::Copied
         } else if sets <= 2 || (sets <= 4 && panels >= 8) {
             SkinnyB::Strips
@@ -779,9 +783,12 @@ mod tests {
                 // 9 row panels: the first copies each strip of B (`SkinnyB::Copied`),
                 // with a partial strip at the right edge, B's row stride 1 KiB.
                 (50, 300, 253),
-                // B's row stride (n + 3 elements) 2 KiB, 4 KiB: the skinny path copies
-                // strips of B, with a partial last group and strip.
+                // B's row stride (n + 3 elements) 2 KiB, 4 KiB: with two or three row
+                // panels the first copies each strip (`SkinnyB::Copied`); with one, the
+                // strips are packed a group at a time (`SkinnyB::Strips`); partial last
+                // strips, and a partial last group.
                 (7, 30, 509),
+                (13, 30, 1021),
                 (5, 20, 1021),
             ] {
                 let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
@@ -854,7 +861,11 @@ mod tests {
         assert_eq!(SkinnyB::choose::<f32>(256, 8, true), Copied);
         assert_eq!(SkinnyB::choose::<f32>(512, 1, true), Strips);
         assert_eq!(SkinnyB::choose::<f64>(512, 1, true), Strips);
-        assert_eq!(SkinnyB::choose::<f32>(1024, 3, true), Strips);
+        // One or two L1 sets: a copy by the first of two or more row panels.
+        assert_eq!(SkinnyB::choose::<f32>(1024, 3, true), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 2, true), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(512, 2, true), Copied);
+        assert_eq!(SkinnyB::choose::<f32>(1024, 1, true), Strips);
         assert_eq!(SkinnyB::choose::<f32>(1024, 9, true), Copied);
         assert_eq!(SkinnyB::choose::<f32>(usize::MAX, 3, true), InPlace);
         assert_eq!(SkinnyB::choose::<f32>(10000, 17, false), InPlace);
