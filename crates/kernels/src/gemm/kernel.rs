@@ -235,17 +235,15 @@ unsafe fn copy_step<T: SimdElement, S: Simd<T>, const MR: usize, const NV: usize
     ahead: usize,
     to: *mut T,
 ) {
-    let row = b.wrapping_add(ahead);
-    prefetch(row);
-    prefetch(row.wrapping_add(NV * S::LANES - 1));
+    prefetch_row(b.wrapping_add(ahead), NV * S::LANES);
     // SAFETY: forwarded contract.
     unsafe { rank1::<T, S, MR, NV, true>(s, acc, a, rsa, b, S::LANES, to) };
 }
 
 /// The k loop of [`microkernel`]: returns the `MR x NV` accumulators. With `PREFETCH_B`
-/// (always with `COPY_B`), each step also asks for the first and last byte of the B row
-/// [`B_PREFETCH_ROWS`] ahead (a row of the tile spans two cache lines when it is not
-/// line-aligned). With `COPY_B`, step `p` stores B's row at `copy.to + p * NV * LANES`
+/// (always with `COPY_B`), each step also asks for every cache line of the B row
+/// [`B_PREFETCH_ROWS`] ahead ([`prefetch_row`]; a row of the tile spans one line more
+/// when it does not start one). With `COPY_B`, step `p` stores B's row at `copy.to + p * NV * LANES`
 /// and asks for the row `copy.ahead` ahead instead.
 ///
 /// # Safety
@@ -312,9 +310,7 @@ unsafe fn k_loop<
                 for u in 0..4 {
                     // Any address: a prefetch never faults (rows past the block, or past
                     // B's end, are harmless).
-                    let row = b.wrapping_add((B_PREFETCH_ROWS + u) * rsb);
-                    prefetch(row);
-                    prefetch(row.wrapping_add(NV * S::LANES - 1));
+                    prefetch_row(b.wrapping_add((B_PREFETCH_ROWS + u) * rsb), NV * S::LANES);
                 }
             }
             rank1::<T, S, MR, NV, false>(s, &mut acc, a, rsa, b, last, nil);
@@ -337,6 +333,19 @@ unsafe fn k_loop<
         }
     }
     acc
+}
+
+/// Asks for every cache line of the `n` elements from `row`: the first and the last
+/// element, and one every 64 bytes between (two lines for a 16-float row that does not
+/// start a line, seven for the 96 floats of a one-row wide tile).
+#[inline(always)]
+fn prefetch_row<T>(row: *const T, n: usize) {
+    let step = (64 / std::mem::size_of::<T>()).max(1);
+    prefetch(row);
+    for off in (step..n).step_by(step) {
+        prefetch(row.wrapping_add(off));
+    }
+    prefetch(row.wrapping_add(n - 1));
 }
 
 /// Hints the cache line holding `p` into L1 (any address: a prefetch never faults).

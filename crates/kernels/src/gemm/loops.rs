@@ -9,7 +9,7 @@
 
 use super::kernel::{BCopy, EpiTile, TileDst, COPY_B_AHEAD_CACHED, COPY_B_AHEAD_STREAMED};
 use super::pack::{pack_a_block, pack_b, BufGuard, RowSplit};
-use super::tiers::{Blocking, Kernel};
+use super::tiers::{wide_cols, Blocking, Kernel, WIDE_ROWS};
 use super::Epilogue;
 use crate::element::Float;
 use crate::view::MatRef;
@@ -308,6 +308,39 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
         pack_a_block::<T, S>(s, a_block, dst);
         let a = dst.as_ptr();
         let (first, last) = (pc == 0, pc + kc >= k);
+        // A single row panel of at most `WIDE_ROWS` rows: no other panel reuses B, so B is
+        // read in place, in wide tiles, then the rest of the columns in `NR`-wide ones.
+        if rows.len() <= WIDE_ROWS {
+            let h = rows.len();
+            let w = wide_cols(h, S::LANES);
+            let mut j = cols.start;
+            while j < cols.end {
+                let width = if cols.end - j >= w {
+                    w
+                } else {
+                    nr.min(cols.end - j)
+                };
+                let tile = p.tile(rows.start, j, h, width, first, last);
+                let bj = b0.wrapping_add(pc * rsb + j);
+                // SAFETY: the packed A panel (h <= MR rows, kc columns) is inside the
+                // buffer; B rows pc..pc + kc, columns j..j + width are inside the view `b`
+                // (unit column stride); the h x width C tile at (rows.start, j) is inside
+                // the validated C view; epilogue operands were validated to C's shape.
+                unsafe {
+                    if width == w {
+                        s.kernel_wide(h, kc, a, 1, mr, bj, rsb, &tile)
+                    } else {
+                        s.kernel_b_direct(h, kc, a, bj, rsb, &tile)
+                    }
+                };
+                j += width;
+            }
+            pc += kc;
+            if pc >= k {
+                break;
+            }
+            continue;
+        }
         let group = if mode == SkinnyB::Strips {
             STRIP_GROUP
         } else {
@@ -613,8 +646,33 @@ pub(crate) fn gemm_small<T: VMath, S: Kernel<T>>(s: S, p: &Problem<'_, T>, b: Ma
     let (rsa, csa) = (p.a.row_stride(), p.a.col_stride());
     let a0 = p.a.as_slice().as_ptr();
     let b0 = b.as_slice().as_ptr();
-    // Loop 2: NR-wide column blocks of B and C.
+    // A single row panel of at most `WIDE_ROWS` rows: wide tiles first, then the rest of
+    // the columns in `NR`-wide ones.
     let mut jr = 0;
+    if split.panels == 1 && p.m <= WIDE_ROWS {
+        let w = wide_cols(p.m, S::LANES);
+        while p.n - jr >= w {
+            let dst = p.tile(0, jr, p.m, w, true, true);
+            // SAFETY: A rows 0..m (all k columns) are inside the view `p.a`; B rows 0..k,
+            // columns jr..jr + w are inside the view `b` (unit column stride: w > 1
+            // columns); the m x w C tile at (0, jr) is inside the validated C view;
+            // epilogue operands were validated to C's shape.
+            unsafe {
+                s.kernel_wide(
+                    p.m,
+                    p.k,
+                    a0,
+                    rsa,
+                    csa,
+                    b0.wrapping_add(jr),
+                    b.row_stride(),
+                    &dst,
+                )
+            };
+            jr += w;
+        }
+    }
+    // Loop 2: NR-wide column blocks of B and C.
     while jr < p.n {
         let nr_eff = nr.min(p.n - jr);
         // Loop 1: row micro-panels.
@@ -790,6 +848,13 @@ mod tests {
                 (7, 30, 509),
                 (13, 30, 1021),
                 (5, 20, 1021),
+                // One row panel of at most `WIDE_ROWS` rows: wide tiles, then NR-wide
+                // ones, B read in place (with a 4 KiB row stride in the last).
+                (1, 300, 389),
+                (2, 257, 200),
+                (3, 40, 521),
+                (4, 600, 333),
+                (1, 3, 1021),
             ] {
                 let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
                 let b: Vec<f32> = (0..k * (n + 3)).map(|_| next()).collect();
@@ -887,51 +952,57 @@ mod tests {
             x ^= x << 17;
             (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
         };
+        // Every shape up to 17 x 17 x 17, and one row panel of at most `WIDE_ROWS` rows
+        // with C wide enough for wide tiles (`Kernel::kernel_wide`) on every tier.
+        let shapes = (1..=17)
+            .flat_map(|m| (0..=17).flat_map(move |k| (1..=17).map(move |n| (m, k, n))))
+            .chain((1..=WIDE_ROWS).flat_map(|m| {
+                [0, 1, 5, 40]
+                    .into_iter()
+                    .flat_map(move |k| [47, 96, 97, 200, 389].map(|n| (m, k, n)))
+            }))
+            .collect::<Vec<_>>();
         for level in available_levels() {
-            for m in 1..=17 {
-                for k in 0..=17 {
-                    for n in 1..=17 {
-                        let a: Vec<f64> = (0..m * k).map(|_| next()).collect();
-                        let b: Vec<f64> = (0..k * n).map(|_| next()).collect();
-                        let bias: Vec<f64> = (0..n).map(|_| next()).collect();
-                        let c0: Vec<f64> = (0..m * n).map(|_| next()).collect();
-                        for (epi, beta) in [
-                            (Epilogue::None, 0.0),
-                            (Epilogue::Bias(&bias), 1.0),
-                            (Epilogue::Tanh, -0.5),
-                        ] {
-                            let mut c_small = c0.clone();
-                            let mut c_packed = c0.clone();
-                            let mut cv = MatMut::from_slice(&mut c_small, m, n).unwrap();
-                            let p = Problem {
-                                m,
-                                n,
-                                k,
-                                alpha: 1.5,
-                                beta,
-                                a: MatRef::from_slice(&a, m, k).unwrap(),
-                                b: BSrc::View(MatRef::from_slice(&b, k, n).unwrap()),
-                                c: cv.ptr_mut(),
-                                rsc: n,
-                                csc: 1,
-                                epi,
-                            };
-                            let took_small = run_kernel(
-                                level,
-                                BothPaths {
-                                    p: &p,
-                                    c_packed: c_packed.as_mut_ptr(),
-                                },
-                            );
-                            assert!(took_small, "{level:?} {m}x{k}x{n}: small path not taken");
-                            for (i, (x, y)) in c_small.iter().zip(&c_packed).enumerate() {
-                                assert_eq!(
-                                    x.to_bits(),
-                                    y.to_bits(),
-                                    "{level:?} {m}x{k}x{n} {epi:?} at {i}: {x} vs {y}"
-                                );
-                            }
-                        }
+            for &(m, k, n) in &shapes {
+                let a: Vec<f64> = (0..m * k).map(|_| next()).collect();
+                let b: Vec<f64> = (0..k * n).map(|_| next()).collect();
+                let bias: Vec<f64> = (0..n).map(|_| next()).collect();
+                let c0: Vec<f64> = (0..m * n).map(|_| next()).collect();
+                for (epi, beta) in [
+                    (Epilogue::None, 0.0),
+                    (Epilogue::Bias(&bias), 1.0),
+                    (Epilogue::Tanh, -0.5),
+                ] {
+                    let mut c_small = c0.clone();
+                    let mut c_packed = c0.clone();
+                    let mut cv = MatMut::from_slice(&mut c_small, m, n).unwrap();
+                    let p = Problem {
+                        m,
+                        n,
+                        k,
+                        alpha: 1.5,
+                        beta,
+                        a: MatRef::from_slice(&a, m, k).unwrap(),
+                        b: BSrc::View(MatRef::from_slice(&b, k, n).unwrap()),
+                        c: cv.ptr_mut(),
+                        rsc: n,
+                        csc: 1,
+                        epi,
+                    };
+                    let took_small = run_kernel(
+                        level,
+                        BothPaths {
+                            p: &p,
+                            c_packed: c_packed.as_mut_ptr(),
+                        },
+                    );
+                    assert!(took_small, "{level:?} {m}x{k}x{n}: small path not taken");
+                    for (i, (x, y)) in c_small.iter().zip(&c_packed).enumerate() {
+                        assert_eq!(
+                            x.to_bits(),
+                            y.to_bits(),
+                            "{level:?} {m}x{k}x{n} {epi:?} at {i}: {x} vs {y}"
+                        );
                     }
                 }
             }

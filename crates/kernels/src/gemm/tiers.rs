@@ -32,6 +32,22 @@ pub(crate) fn small_max_mnk() -> usize {
     SMALL_MAX_MNK
 }
 
+/// Most rows of a tile of [`Kernel::kernel_wide`].
+pub(crate) const WIDE_ROWS: usize = 4;
+
+/// Vectors per row of the wide tile with `rows` rows (`1..=WIDE_ROWS`): 12 accumulators
+/// whatever the row count, as many as the AVX2 tile (`6 x 2`) has. A C of at most four
+/// rows has one row panel, and the `rows x NR` tile of [`Kernel::kernel_b_direct`] holds
+/// `2 * rows` accumulators: at one row, two FMA chains where the two FMA pipes with a
+/// latency of 4 cycles need 8 to run full.
+pub(crate) const WIDE_NV: [usize; WIDE_ROWS] = [12, 6, 4, 3];
+
+/// Columns of the wide tile with `rows` rows, for a tier with `lanes` lanes.
+#[inline(always)]
+pub(crate) fn wide_cols(rows: usize, lanes: usize) -> usize {
+    WIDE_NV[rows - 1] * lanes
+}
+
 /// A SIMD tier with its GEMM blocking and micro-kernels.
 ///
 /// Micro-kernel contract (every entry point): compute the `rows x NR` product of an A
@@ -131,6 +147,29 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
     /// `p < kc`, `j < dst.nr` readable.
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel_direct(
+        self,
+        rows: usize,
+        kc: usize,
+        a: *const T,
+        rsa: usize,
+        csa: usize,
+        b: *const T,
+        rsb: usize,
+        dst: &TileDst<T>,
+    );
+
+    /// A tile of `rows <= WIDE_ROWS` rows and [`wide_cols`]`(rows, LANES)` columns, with
+    /// A packed or in place (element `(i, p)` at `a + i * rsa + p * csa`) and B read in
+    /// place (element `(p, j)` at `b + p * rsb + j`, the rows ahead prefetched): the tile
+    /// of a C with one row panel of at most four rows, which keeps as many FMA chains in
+    /// flight as the `MR x NR` tile.
+    ///
+    /// # Safety
+    /// `1 <= rows <= WIDE_ROWS`, `dst.mr == rows`, `dst.nr == wide_cols(rows, LANES)`;
+    /// the A elements for `i < rows`, `p < kc` and the B elements `(p, j)`, `p < kc`, `j <
+    /// dst.nr` readable; `dst` as documented on [`TileDst`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel_wide(
         self,
         rows: usize,
         kc: usize,
@@ -407,6 +446,53 @@ macro_rules! tier {
                     match rows {
                         $($r => k::<$r>(self, kc, a, rsa, csa, b, rsb, dst),)*
                         _ => k::<$mr>(self, kc, a, rsa, csa, b, rsb, dst),
+                    }
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn kernel_wide(
+                self,
+                rows: usize,
+                kc: usize,
+                a: *const $t,
+                rsa: usize,
+                csa: usize,
+                b: *const $t,
+                rsb: usize,
+                dst: &TileDst<$t>,
+            ) {
+                $(#[$feat])?
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn k<const R: usize, const NV: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    rsa: usize,
+                    csa: usize,
+                    b: *const $t,
+                    rsb: usize,
+                    dst: &TileDst<$t>,
+                ) {
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    // SAFETY: forwarded contract of `Kernel::kernel_wide`: B row `p` holds
+                    // NV * L = dst.nr readable elements.
+                    unsafe {
+                        microkernel::<$t, $tok, R, NV, false, true, false>(
+                            s, kc, a, rsa, csa, b, rsb, L, BCopy::NONE, dst,
+                        )
+                    }
+                }
+                const L: usize = <$tok as Simd<$t>>::LANES;
+                debug_assert!((1..=WIDE_ROWS).contains(&rows) && dst.mr == rows);
+                debug_assert_eq!(dst.nr, wide_cols(rows, L));
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        1 => k::<1, { WIDE_NV[0] }>(self, kc, a, rsa, csa, b, rsb, dst),
+                        2 => k::<2, { WIDE_NV[1] }>(self, kc, a, rsa, csa, b, rsb, dst),
+                        3 => k::<3, { WIDE_NV[2] }>(self, kc, a, rsa, csa, b, rsb, dst),
+                        _ => k::<4, { WIDE_NV[3] }>(self, kc, a, rsa, csa, b, rsb, dst),
                     }
                 }
             }
