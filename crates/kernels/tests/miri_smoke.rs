@@ -46,6 +46,9 @@ fn gemm_layouts_epilogues_and_packing() {
         (1, 1, 1),
         (5, 9, 3),
         (7, 5, 2),
+        // One row panel of four rows, wide enough for wide tiles (4 x 3 vectors: 3
+        // columns on the scalar tier, 12 on AVX2 f64) and a narrower tile after them.
+        (4, 13, 1),
     ] {
         for (ai, &(rsa, csa)) in layouts(m, k).iter().enumerate() {
             for (ci, &(rsc, csc)) in layouts(m, n).iter().enumerate() {
