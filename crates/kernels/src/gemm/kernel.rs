@@ -339,7 +339,7 @@ unsafe fn k_loop<
 /// element, and one every 64 bytes between (two lines for a 16-float row that does not
 /// start a line, seven for the 96 floats of a one-row wide tile).
 #[inline(always)]
-fn prefetch_row<T>(row: *const T, n: usize) {
+pub(crate) fn prefetch_row<T>(row: *const T, n: usize) {
     let step = (64 / std::mem::size_of::<T>()).max(1);
     prefetch(row);
     for off in (step..n).step_by(step) {

@@ -8,7 +8,7 @@
 //! of threads.
 
 use super::kernel::{
-    prefetch, BCopy, EpiTile, TileDst, COPY_B_AHEAD_CACHED, COPY_B_AHEAD_STREAMED,
+    prefetch_row, BCopy, EpiTile, TileDst, COPY_B_AHEAD_CACHED, COPY_B_AHEAD_STREAMED,
 };
 use super::pack::{pack_a_block, pack_b, BufGuard, RowSplit};
 use super::tiers::{wide_cols, Blocking, Kernel, WIDE_ROWS};
@@ -347,6 +347,8 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
             }
             continue;
         }
+        // Rows of the next strip that each row panel after the first asks for.
+        let share = kc.div_ceil(split.panels.saturating_sub(1).max(1));
         let group = if mode == SkinnyB::Strips {
             STRIP_GROUP
         } else {
@@ -370,7 +372,6 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
                 let bj = b0.wrapping_add(pc * rsb + j);
                 for q in 0..split.panels {
                     if ask_next && q >= 1 && j + nr < cols.end {
-                        let share = kc.div_ceil(split.panels - 1);
                         let from = (q - 1) * share;
                         let next = b0.wrapping_add(pc * rsb + j + nr);
                         prefetch_next_strip(next, rsb, from..kc.min(from + share), nr);
@@ -413,8 +414,8 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     }
 }
 
-/// Asks for rows `rows` of the `NR`-wide strip of B at `strip` (row stride `rsb`): its
-/// first and last element, one or two cache lines. Where B is read in place from memory
+/// Asks for rows `rows` of the `NR`-wide strip of B at `strip` (row stride `rsb`), every
+/// cache line of each ([`prefetch_row`]). Where B is read in place from memory
 /// (C wider than `NC`: the LM head's 100 x 700 x 10000 with A transposed, B's rows 40 KB
 /// apart, each a page of its own), the first row panel of each strip waited on every row:
 /// the kernel's own prefetch, four rows ahead, is far too close for memory. Spread over
@@ -425,9 +426,7 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
 #[inline(always)]
 fn prefetch_next_strip<T>(strip: *const T, rsb: usize, rows: Range<usize>, nr: usize) {
     for r in rows {
-        let row = strip.wrapping_add(r * rsb);
-        prefetch(row);
-        prefetch(row.wrapping_add(nr - 1));
+        prefetch_row(strip.wrapping_add(r * rsb), nr);
     }
 }
 
