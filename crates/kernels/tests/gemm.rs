@@ -6,7 +6,8 @@
 use recur_kernels::dispatch::{available_levels, with_level};
 use recur_kernels::reference::gemm_reference;
 use recur_kernels::{
-    gemm, gemm_packed, gemm_with, Epilogue, Float, Level, MatMut, MatRef, PackedB, Parallelism,
+    gemm, gemm_packed, gemm_with, tanh_inplace, Epilogue, Float, Level, MatMut, MatRef, PackedB,
+    Parallelism,
 };
 use recur_testkit::{fast, Rng};
 
@@ -428,6 +429,60 @@ fn packed_b_and_every_epilogue() {
                 }
             }
         }
+    });
+}
+
+/// The fused tanh epilogues give every element exactly the bits of the slice tanh applied
+/// after the GEMM: on tiles narrower than a vector (whose rows the epilogue runs as one
+/// stretch when C is exactly as wide), on tails of every length, and on wide C.
+fn tanh_epilogue_bits<T: Float>(level: Level, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for &(m, k, n) in &[
+        (5, 4, 4),
+        (5, 3, 3),
+        (3, 2, 5),
+        (1, 3, 7),
+        (7, 5, 3),
+        (13, 9, 1),
+        (6, 4, 16),
+        (11, 7, 17),
+        (20, 65, 33),
+    ] {
+        let to_t = |v: Vec<f64>| v.into_iter().map(T::from_f64).collect::<Vec<T>>();
+        let a = to_t(rng.vec_f64(m * k, -2.0, 2.0));
+        let b = to_t(rng.vec_f64(k * n, -2.0, 2.0));
+        let bias = to_t(rng.vec_f64(n, -1.0, 1.0));
+        let av = MatRef::from_slice(&a, m, k).unwrap();
+        let bv = MatRef::from_slice(&b, k, n).unwrap();
+        for with_bias in [false, true] {
+            let (fused_epi, plain_epi) = if with_bias {
+                (Epilogue::BiasTanh(&bias), Epilogue::Bias(&bias))
+            } else {
+                (Epilogue::Tanh, Epilogue::None)
+            };
+            let mut fused = vec![T::from_f64(f64::NAN); m * n];
+            let cv = MatMut::from_slice(&mut fused, m, n).unwrap();
+            gemm_with(T::ONE, av, bv, T::ZERO, cv, fused_epi, Parallelism::Serial).unwrap();
+            let mut plain = vec![T::from_f64(f64::NAN); m * n];
+            let cv = MatMut::from_slice(&mut plain, m, n).unwrap();
+            gemm_with(T::ONE, av, bv, T::ZERO, cv, plain_epi, Parallelism::Serial).unwrap();
+            tanh_inplace(&mut plain);
+            for (idx, (g, w)) in fused.iter().zip(&plain).enumerate() {
+                assert_eq!(
+                    g.to_f64().to_bits(),
+                    w.to_f64().to_bits(),
+                    "{level:?} m={m} k={k} n={n} bias={with_bias} at {idx}: {g:?} vs {w:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn tanh_epilogues_match_gemm_then_tanh_bit_for_bit() {
+    every_tier(|level| {
+        tanh_epilogue_bits::<f32>(level, 700 + level as u64);
+        tanh_epilogue_bits::<f64>(level, 800 + level as u64);
     });
 }
 

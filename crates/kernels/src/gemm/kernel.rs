@@ -700,6 +700,14 @@ pub(crate) unsafe fn tanh_tile_in_place<T: VMath, S: Simd<T>>(
     mr: usize,
     nr: usize,
 ) {
+    if csc == 1 && (rsc == nr || mr == 1) {
+        // The tile's rows are adjacent (a C exactly as wide as the tile): one run over
+        // its `mr·nr` elements, so a narrow tile pays for one partial vector, not one a
+        // row (a 5 x 4 tile: three vectors instead of five masked ones).
+        // SAFETY: the tile's elements are the `mr·nr` contiguous elements from `c`.
+        unsafe { tanh_run(s, c, c, mr * nr) };
+        return;
+    }
     for i in 0..mr {
         let row = c.wrapping_add(i * rsc);
         if csc == 1 {
