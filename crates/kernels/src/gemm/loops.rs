@@ -105,7 +105,7 @@ pub(crate) fn gemm_block<T: VMath, S: Kernel<T>>(
     }
     let mut bbuf = BufGuard::b();
     let mut abuf = BufGuard::a();
-    gemm_block_in(s, p, rows, cols, &mut bbuf.buf, &mut abuf.buf)
+    gemm_block_in(s, p, rows, cols, &mut bbuf, &mut abuf)
 }
 
 #[inline(always)]
@@ -114,8 +114,8 @@ fn gemm_block_in<T: VMath, S: Kernel<T>>(
     p: &Problem<'_, T>,
     rows: Range<usize>,
     cols: Range<usize>,
-    bbuf: &mut super::pack::AlignedBuf,
-    abuf: &mut super::pack::AlignedBuf,
+    bbuf: &mut BufGuard,
+    abuf: &mut BufGuard,
 ) {
     let blocking = Blocking::new::<T, S>();
     if let BSrc::View(b) = p.b {
@@ -146,8 +146,8 @@ fn gemm_block_packed<T: VMath, S: Kernel<T>>(
     rows: Range<usize>,
     cols: Range<usize>,
     blocking: Blocking,
-    bbuf: &mut super::pack::AlignedBuf,
-    abuf: &mut super::pack::AlignedBuf,
+    bbuf: &mut BufGuard,
+    abuf: &mut BufGuard,
 ) {
     debug_assert!(blocking.mc.is_multiple_of(S::MR) && blocking.nc.is_multiple_of(S::NR));
     debug_assert!(blocking.mc > 0 && blocking.nc > 0);
@@ -291,8 +291,8 @@ fn gemm_block_skinny<T: VMath, S: Kernel<T>>(
     rows: Range<usize>,
     cols: Range<usize>,
     blocking: Blocking,
-    bbuf: &mut super::pack::AlignedBuf,
-    abuf: &mut super::pack::AlignedBuf,
+    bbuf: &mut BufGuard,
+    abuf: &mut BufGuard,
 ) {
     let (mr, nr, k) = (S::MR, S::NR, p.k);
     let split = RowSplit::new(rows.len(), mr);
@@ -813,8 +813,8 @@ mod tests {
                 0..self.p.m,
                 0..self.p.n,
                 cpu,
-                &mut bbuf.buf,
-                &mut abuf.buf,
+                &mut bbuf,
+                &mut abuf,
             );
             let blockings = [
                 cpu,
@@ -835,8 +835,8 @@ mod tests {
                     0..packed.m,
                     0..packed.n,
                     blocking,
-                    &mut bbuf.buf,
-                    &mut abuf.buf,
+                    &mut bbuf,
+                    &mut abuf,
                 );
             }
             cpu.mc

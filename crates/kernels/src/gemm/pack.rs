@@ -80,8 +80,13 @@ thread_local! {
     static B_BUF: Cell<AlignedBuf> = const { Cell::new(AlignedBuf { lines: Vec::new() }) };
 }
 
-/// A packing buffer borrowed from this thread's cache for the life of the guard, and
-/// given back (if it is the larger one) on drop.
+/// A packing buffer borrowed from this thread's cache for the life of the guard, on its
+/// first use ([`BufGuard::slice_mut`]), and given back (if it is the larger one) on drop.
+///
+/// Borrowed lazily: most small GEMMs pack nothing, and taking and returning two buffers
+/// cost a tiny call more than its arithmetic (on a 5 x 4 x 4 GEMM, the drop's
+/// thread-local access and a failed store-to-load forward in it were 7% of a TimeRnn
+/// forward+backward at `(T, N, D, H) = (4, 5, 3, 4)`).
 ///
 /// A guard rather than a `with_buf(|buf| ...)` closure: the GEMM body runs inside a
 /// `#[target_feature]` function, and a closure handed to a function that is not inlined
@@ -89,34 +94,43 @@ thread_local! {
 /// become a call (that cost 70x on `gemm_f32/ours-avx2+fma/1024`).
 pub(crate) struct BufGuard {
     key: &'static LocalKey<Cell<AlignedBuf>>,
-    pub(crate) buf: AlignedBuf,
+    buf: Option<AlignedBuf>,
 }
 
 impl BufGuard {
     /// This thread's A-packing buffer (an empty one if it is already in use).
     #[inline(always)]
     pub(crate) fn a() -> Self {
-        Self::take(&A_BUF)
+        Self::new(&A_BUF)
     }
 
     /// This thread's B-packing buffer (an empty one if it is already in use).
     #[inline(always)]
     pub(crate) fn b() -> Self {
-        Self::take(&B_BUF)
+        Self::new(&B_BUF)
     }
 
     #[inline(always)]
-    fn take(key: &'static LocalKey<Cell<AlignedBuf>>) -> Self {
-        BufGuard {
-            key,
-            buf: key.with(Cell::take),
-        }
+    fn new(key: &'static LocalKey<Cell<AlignedBuf>>) -> Self {
+        BufGuard { key, buf: None }
+    }
+
+    /// [`AlignedBuf::slice_mut`] of the buffer, taken from the thread's cache on the
+    /// first call (an empty one during thread teardown, when the cache is gone).
+    #[inline(always)]
+    pub(crate) fn slice_mut<T: Float>(&mut self, len: usize) -> &mut [T] {
+        let key = self.key;
+        self.buf
+            .get_or_insert_with(|| key.try_with(Cell::take).unwrap_or_default())
+            .slice_mut(len)
     }
 }
 
 impl Drop for BufGuard {
     fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.buf);
+        let Some(buf) = self.buf.take() else {
+            return;
+        };
         // `try_with`: during thread teardown the cache may already be gone; then the
         // buffer is simply freed.
         let _ = self.key.try_with(|cell| {
