@@ -486,6 +486,136 @@ fn tanh_epilogues_match_gemm_then_tanh_bit_for_bit() {
     });
 }
 
+/// A C of one column (a matrix-vector product) takes the column path, with C's rows in
+/// the vector lanes: each element must have the bits of the same element of a C of three
+/// columns (whose tiles put C's columns in the lanes), for every layout of A and C, the
+/// epilogues the path takes, `beta` on and off, `k` across the `KC` blocks and row counts
+/// around the groups of 8, 32 and 64 rows.
+fn one_column_bits<T: Float>(level: Level, seed: u64) {
+    let mut rng = Rng::new(seed);
+    let row_major = LAYOUTS[0];
+    for &m in &[6, 8, 13, 32, 33, 64, 65, 130] {
+        for &k in &[0, 1, 7, 8, 9, 64, 255, 257, 520] {
+            for la in LAYOUTS {
+                let av = rng.vec_f64(m * k, -1.0, 1.0);
+                let a = Stored::new(m, k, la, |i, p| T::from_f64(av[i * k + p]));
+                let bv = rng.vec_f64(3 * k, -1.0, 1.0);
+                let b1 = Stored::new(k, 1, row_major, |p, _| T::from_f64(bv[3 * p]));
+                let b3 = Stored::new(k, 3, row_major, |p, j| T::from_f64(bv[3 * p + j]));
+                let cv = rng.vec_f64(3 * m, -1.0, 1.0);
+                let ev = rng.vec_f64(3 * m, -1.0, 1.0);
+                let yv = rng.vec_f64(3 * m, -1.0, 1.0);
+                let at = |v: &[f64], i: usize, j: usize| T::from_f64(v[3 * i + j]);
+                let (e1, e3) = (
+                    Stored::new(m, 1, row_major, |i, j| at(&ev, i, j)),
+                    Stored::new(m, 3, row_major, |i, j| at(&ev, i, j)),
+                );
+                let (y1, y3) = (
+                    Stored::new(m, 1, row_major, |i, j| at(&yv, i, j)),
+                    Stored::new(m, 3, row_major, |i, j| at(&yv, i, j)),
+                );
+                for lc in [LAYOUTS[0], LAYOUTS[2], LAYOUTS[3]] {
+                    for epi_kind in 0..3 {
+                        fn epi<'a, T: Float>(
+                            kind: usize,
+                            e: &'a Stored<T>,
+                            y: &'a Stored<T>,
+                        ) -> Epilogue<'a, T> {
+                            match kind {
+                                0 => Epilogue::None,
+                                1 => Epilogue::Tanh,
+                                _ => Epilogue::TanhBackward {
+                                    e: e.view(),
+                                    y: y.view(),
+                                },
+                            }
+                        }
+                        for (alpha, beta) in [(1.0, 0.0), (0.5, 1.5)] {
+                            let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+                            let mut c1 = Stored::new(m, 1, lc, |i, j| at(&cv, i, j));
+                            let mut c3 = Stored::new(m, 3, lc, |i, j| at(&cv, i, j));
+                            let (one, three) = (epi(epi_kind, &e1, &y1), epi(epi_kind, &e3, &y3));
+                            let par = Parallelism::Serial;
+                            gemm_with(alpha, a.view(), b1.view(), beta, c1.view_mut(), one, par)
+                                .unwrap();
+                            gemm_with(alpha, a.view(), b3.view(), beta, c3.view_mut(), three, par)
+                                .unwrap();
+                            assert!(c1.guards_intact(), "{level:?} m={m} k={k}");
+                            for i in 0..m {
+                                let (g, w) = (c1.get(i, 0), c3.get(i, 0));
+                                assert_eq!(
+                                    g.to_f64().to_bits(),
+                                    w.to_f64().to_bits(),
+                                    "{level:?} m={m} k={k} A {la:?} C {lc:?} epilogue \
+                                     {epi_kind} beta={beta:?} row {i}: {g:?} vs {w:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn one_column_c_has_the_bits_of_a_wider_c() {
+    every_tier(|level| {
+        one_column_bits::<f32>(level, 900 + level as u64);
+        one_column_bits::<f64>(level, 950 + level as u64);
+    });
+}
+
+/// The column path split over threads by rows gives the bits of one thread.
+#[test]
+fn one_column_c_is_bit_identical_on_two_threads() {
+    let (m, k) = (3001, 701);
+    let mut rng = Rng::new(77);
+    let a: Vec<f32> = rng
+        .vec_f64(m * k, -1.0, 1.0)
+        .into_iter()
+        .map(|x| x as f32)
+        .collect();
+    let b: Vec<f32> = rng
+        .vec_f64(k, -1.0, 1.0)
+        .into_iter()
+        .map(|x| x as f32)
+        .collect();
+    let run = |par| {
+        let mut c = vec![f32::NAN; m];
+        let (av, bv) = (
+            MatRef::from_slice(&a, m, k).unwrap(),
+            MatRef::from_slice(&b, k, 1).unwrap(),
+        );
+        let cv = MatMut::from_slice(&mut c, m, 1).unwrap();
+        gemm_with(1.0, av, bv, 0.0, cv, Epilogue::None, par).unwrap();
+        c
+    };
+    let one = run(Parallelism::Serial);
+    let two = run(Parallelism::Rayon(2));
+    assert!(one
+        .iter()
+        .zip(&two)
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
+    let want = gemm_reference_f64(&a, &b, m, k);
+    for (i, (&g, &w)) in one.iter().zip(&want).enumerate() {
+        assert!(
+            (f64::from(g) - w).abs() <= 1e-5 * (k as f64),
+            "row {i}: {g} vs {w}"
+        );
+    }
+}
+
+fn gemm_reference_f64(a: &[f32], b: &[f32], m: usize, k: usize) -> Vec<f64> {
+    (0..m)
+        .map(|i| {
+            (0..k)
+                .map(|p| f64::from(a[i * k + p]) * f64::from(b[p]))
+                .sum()
+        })
+        .collect()
+}
+
 #[test]
 fn epilogue_on_strided_and_column_major_outputs() {
     every_tier(|_| {

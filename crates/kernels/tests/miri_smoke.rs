@@ -36,6 +36,36 @@ fn layouts(rows: usize, cols: usize) -> [(usize, usize); 3] {
     [(cols + 1, 1), (1, rows + 2), (cols * 2, 2)]
 }
 
+/// f32 with C of one column: on AVX2 the column path transposes a row-major A in
+/// registers (8 columns at a time, then one at a time), 33 rows (groups of 8 and 32, the
+/// last one clamped); a column-major A is read in place.
+#[test]
+fn gemm_one_column_f32() {
+    let (m, k) = (33, 19);
+    for (rsa, csa) in [(k + 1, 1), (1, m + 2)] {
+        let a: Vec<f32> = operand(m, k, rsa, csa, 6)
+            .iter()
+            .map(|&x| x as f32)
+            .collect();
+        let b: Vec<f32> = operand(k, 1, 1, 1, 7).iter().map(|&x| x as f32).collect();
+        let av = MatRef::from_strided(&a, m, k, rsa, csa).unwrap();
+        let bv = MatRef::from_slice(&b[..k], k, 1).unwrap();
+        let mut want = vec![0.5f32; m];
+        gemm_reference(
+            1.0,
+            av,
+            bv,
+            2.0,
+            MatMut::from_slice(&mut want, m, 1).unwrap(),
+        )
+        .unwrap();
+        let mut c = vec![0.5f32; m];
+        let cv = MatMut::from_slice(&mut c, m, 1).unwrap();
+        gemm_with(1.0, av, bv, 2.0, cv, Epilogue::None, Parallelism::Serial).unwrap();
+        assert_eq!(c, want, "A strides ({rsa}, {csa})");
+    }
+}
+
 #[test]
 fn gemm_layouts_epilogues_and_packing() {
     // Small m, n, k on both sides of MR x NR = 4 x 4 (scalar) and 6 x 8 / 6 x 4 (AVX2).
@@ -49,6 +79,8 @@ fn gemm_layouts_epilogues_and_packing() {
         // One row panel of four rows, wide enough for wide tiles (4 x 3 vectors: 3
         // columns on the scalar tier, 12 on AVX2 f64) and a narrower tile after them.
         (4, 13, 1),
+        // One column: the column path (A transposed through its buffer).
+        (9, 1, 5),
     ] {
         for (ai, &(rsa, csa)) in layouts(m, k).iter().enumerate() {
             for (ci, &(rsc, csc)) in layouts(m, n).iter().enumerate() {

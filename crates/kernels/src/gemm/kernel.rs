@@ -385,6 +385,32 @@ struct EpiPtrs<T> {
 }
 
 impl<T> EpiTile<T> {
+    /// The same epilogue for the transposed tile (element `(i, j)` becomes `(j, i)`), or
+    /// `None` for a per-column bias, which has no transposed form ([`column_store`]).
+    #[inline(always)]
+    pub(crate) fn transposed(self) -> Option<Self> {
+        match self {
+            EpiTile::None => Some(EpiTile::None),
+            EpiTile::Tanh => Some(EpiTile::Tanh),
+            EpiTile::TanhBackward {
+                e,
+                rse,
+                cse,
+                y,
+                rsy,
+                csy,
+            } => Some(EpiTile::TanhBackward {
+                e,
+                rse: cse,
+                cse: rse,
+                y,
+                rsy: csy,
+                csy: rsy,
+            }),
+            EpiTile::Bias(_) | EpiTile::BiasTanh(_) => None,
+        }
+    }
+
     /// The store kind, whether a tanh pass follows the store, and the operands.
     #[inline(always)]
     fn decode(&self) -> (u8, bool, EpiPtrs<T>) {
@@ -480,6 +506,59 @@ unsafe fn store_tile<T: VMath, S: Kernel<T>, const MR: usize, const NV: usize>(
             s.tanh_tile(dst.c, dst.rsc, dst.csc, dst.mr.min(MR), dst.nr);
         }
     }
+}
+
+/// The k loop of a C of one column (a matrix-vector product), with C's rows in the
+/// vector lanes: `acc[v]` lane `l` accumulates row `v * LANES + l`, from the transposed
+/// A (row `x` of step `q` at `at + q * ats + x`) and B's one column (step `q` at `b + q *
+/// rsb`).
+///
+/// Each row is reduced in the order `q = 0, 1, .., kc - 1` with one rounding per FMA of
+/// the same product as [`rank1`] (`fma(a, b, acc)` is `fma(b, a, acc)`): the bits of the
+/// `MR x NR` micro-kernels' column 0 when the caller keeps their reduction blocks. `NV`
+/// independent accumulators keep both FMA pipes busy.
+///
+/// # Safety
+/// `at + q * ats .. at + q * ats + NV * LANES` readable and `b + q * rsb` readable for
+/// `q < kc`.
+#[inline(always)]
+pub(crate) unsafe fn column_k_loop<T: VMath, S: Kernel<T>, const NV: usize>(
+    s: S,
+    kc: usize,
+    at: *const T,
+    ats: usize,
+    b: *const T,
+    rsb: usize,
+    acc: &mut [S::V; NV],
+) {
+    for q in 0..kc {
+        // SAFETY: q < kc (caller).
+        unsafe {
+            let bq = s.splat(*b.add(q * rsb));
+            let row = at.add(q * ats);
+            for (v, accv) in acc.iter_mut().enumerate() {
+                *accv = s.fma(s.load(row.add(v * S::LANES)), bq, *accv);
+            }
+        }
+    }
+}
+
+/// Stores the accumulators of [`column_k_loop`] as one row of `NV * LANES` elements:
+/// `dst` is the transposed view of the column tile (`mr = 1`, `nr` rows of C, `csc` C's
+/// row stride, the epilogue [`EpiTile::transposed`]). The per-element arithmetic of
+/// [`store_tile`] does not depend on the element's place, so the bits are those of the
+/// untransposed tile.
+///
+/// # Safety
+/// As [`store_tile`] with `MR = 1`.
+#[inline(always)]
+pub(crate) unsafe fn column_store<T: VMath, S: Kernel<T>, const NV: usize>(
+    s: S,
+    acc: [S::V; NV],
+    dst: &TileDst<T>,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { store_tile::<T, S, 1, NV>(s, [acc], dst) }
 }
 
 /// [`store_tile`] of a tile that is cut by an edge of C, or whose rows (or the epilogue

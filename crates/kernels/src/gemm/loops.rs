@@ -8,9 +8,10 @@
 //! of threads.
 
 use super::kernel::{
-    prefetch_row, BCopy, EpiTile, TileDst, COPY_B_AHEAD_CACHED, COPY_B_AHEAD_STREAMED,
+    column_k_loop, column_store, prefetch_row, BCopy, EpiTile, TileDst, COPY_B_AHEAD_CACHED,
+    COPY_B_AHEAD_STREAMED,
 };
-use super::pack::{pack_a_block, pack_b, BufGuard, RowSplit};
+use super::pack::{pack_a_block, pack_b, pack_lines, transpose_lines, BufGuard, RowSplit};
 use super::tiers::{wide_cols, Blocking, Kernel, WIDE_ROWS};
 use super::Epilogue;
 use crate::element::Float;
@@ -117,6 +118,9 @@ fn gemm_block_in<T: VMath, S: Kernel<T>>(
     bbuf: &mut BufGuard,
     abuf: &mut BufGuard,
 ) {
+    if let Some(b) = column_path_applies::<T, S>(p) {
+        return gemm_column(s, p, b, rows, abuf);
+    }
     let blocking = Blocking::new::<T, S>();
     if let BSrc::View(b) = p.b {
         // The skinny path up to one A block (`mc` rows): a packed B micro-panel would
@@ -645,6 +649,118 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
     }
 }
 
+/// Whether `C ← f(alpha·A·B + beta·C)` takes the column path ([`gemm_column`]): C of one
+/// column, at least `MR` rows, B not pre-packed, and an epilogue without a bias (a bias
+/// is per column of C, which the column path's transposed tiles cannot index).
+#[inline(always)]
+pub(crate) fn column_path_applies<'a, T: VMath, S: Kernel<T>>(
+    p: &Problem<'a, T>,
+) -> Option<MatRef<'a, T>> {
+    match (p.b, &p.epi) {
+        (_, Epilogue::Bias(_) | Epilogue::BiasTanh(_)) => None,
+        (BSrc::View(b), _) if p.n == 1 && p.m >= S::MR => Some(b),
+        _ => None,
+    }
+}
+
+/// Rows of C per group of the column path, in vectors: 8 independent FMA chains, enough
+/// to keep two FMA pipes of 4 cycles' latency busy.
+pub(crate) const COLUMN_NV: usize = 8;
+
+/// Steps of the reduction that the column path transposes at a time (a `COLUMN_NV *
+/// LANES x COLUMN_CHUNK` block of A, 8 KiB for f32 on AVX2, read back from L1).
+const COLUMN_CHUNK: usize = 32;
+
+/// The column path: `rows` of a C of one column (a matrix-vector product). The tiles of
+/// the other paths put C's columns in the vector lanes, so one column would use one lane
+/// in `LANES`; here C's rows take the lanes ([`column_k_loop`]), in groups of `COLUMN_NV *
+/// LANES` rows. A row-major A is transposed in registers where the tier can
+/// ([`Kernel::column_rows`]: AVX2 f32), otherwise a few steps at a time into a small
+/// buffer; a column-major A (a transposed view) is read in place where a whole group fits.
+///
+/// The reduction runs in the same `KC` blocks as on the other paths, each from zero and
+/// in order, and each block is stored to C as their tiles store it ([`column_store`]), so
+/// every element of C has the same bits whichever path computed it.
+#[inline(always)]
+fn gemm_column<T: VMath, S: Kernel<T>>(
+    s: S,
+    p: &Problem<'_, T>,
+    b: MatRef<'_, T>,
+    rows: Range<usize>,
+    abuf: &mut BufGuard,
+) {
+    let w = COLUMN_NV * S::LANES;
+    let (rsa, csa, rsb, k) = (p.a.row_stride(), p.a.col_stride(), b.row_stride(), p.k);
+    let (a0, b0) = (p.a.as_slice().as_ptr(), b.as_slice().as_ptr());
+    let mut i = rows.start;
+    while i < rows.end {
+        let h = w.min(rows.end - i);
+        // Runs once with kc = 0 when k = 0, so that C is still scaled and f applied.
+        let mut pc = 0;
+        loop {
+            let kc = S::KC.min(k - pc);
+            let mut acc = [s.splat(T::ZERO); COLUMN_NV];
+            // A row-major A transposed in registers, where the tier can.
+            // SAFETY: A rows i..i + h (1 <= h <= w), columns pc..pc + kc are inside the
+            // view `p.a` (unit column stride), and B's column holds rows pc..pc + kc.
+            let in_registers = csa == 1
+                && unsafe {
+                    let src = a0.wrapping_add(i * rsa + pc);
+                    s.column_rows(kc, src, rsa, h, b0.wrapping_add(pc * rsb), rsb, &mut acc)
+                };
+            let mut q = if in_registers { kc } else { 0 };
+            while q < kc {
+                let buf = abuf.slice_mut::<T>(w * COLUMN_CHUNK).as_mut_ptr();
+                let len = COLUMN_CHUNK.min(kc - q);
+                let src = a0.wrapping_add(i * rsa + (pc + q) * csa);
+                // SAFETY: A rows i..i + h, columns pc + q..pc + q + len are inside the view
+                // `p.a`; in place, the group's w = h rows of each column are contiguous
+                // (unit row stride); otherwise the buffer holds w x COLUMN_CHUNK >= w x len
+                // elements, disjoint from A, B and C, and rows h..w are zero-filled. B's
+                // column holds rows pc + q..pc + q + len.
+                unsafe {
+                    let (at, ats) = if rsa == 1 && h == w {
+                        (src, csa)
+                    } else {
+                        if csa == 1 {
+                            transpose_lines(src, rsa, buf, w, h, w, len);
+                        } else {
+                            pack_lines(src, rsa, csa, buf, w, h, w, len);
+                        }
+                        (buf.cast_const(), w)
+                    };
+                    let bq = b0.wrapping_add((pc + q) * rsb);
+                    column_k_loop::<T, S, COLUMN_NV>(s, len, at, ats, bq, rsb, &mut acc);
+                }
+                q += len;
+            }
+            let tile = p.tile(i, 0, h, 1, pc == 0, pc + kc >= k);
+            // `column_path_applies` keeps the bias epilogues (the only ones without a
+            // transposed form) off this path.
+            let epi = tile.epi.transposed();
+            debug_assert!(epi.is_some());
+            let dst = TileDst {
+                rsc: tile.csc,
+                csc: tile.rsc,
+                mr: 1,
+                nr: h,
+                epi: epi.unwrap_or(EpiTile::None),
+                ..tile
+            };
+            // SAFETY: the transposed view of the h x 1 C tile at (i, 0), inside the
+            // validated C view: element (0, x) is C's (i + x, 0), x < h <= w; the
+            // epilogue operands (no bias) were validated to C's shape and are read at the
+            // same transposed places.
+            unsafe { column_store::<T, S, COLUMN_NV>(s, acc, &dst) };
+            pc += kc;
+            if pc >= k {
+                break;
+            }
+        }
+        i += h;
+    }
+}
+
 /// Whether `C ← f(alpha·A·B + beta·C)` takes the small-problem path: no packing, no
 /// packing buffers, every micro-tile read straight from the views (see
 /// [`super::tiers::SMALL_MAX_MNK`] for the crossover). Needs B rows with unit stride
@@ -654,6 +770,9 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
 pub(crate) fn small_path_applies<'a, T: VMath, S: Kernel<T>>(
     p: &Problem<'a, T>,
 ) -> Option<MatRef<'a, T>> {
+    if column_path_applies::<T, S>(p).is_some() {
+        return None;
+    }
     match p.b {
         BSrc::View(b)
             if p.k <= S::KC
@@ -773,11 +892,16 @@ mod tests {
     }
 
     impl WithKernel<f64> for BothPaths<'_, '_> {
-        type Output = bool;
+        /// Whether the small path was taken; `None` for a C of one column that the column
+        /// path takes instead (checked against wider C by `tests/gemm.rs`).
+        type Output = Option<bool>;
         #[inline(always)]
-        fn with_kernel<S: Kernel<f64>>(self, s: S) -> bool {
+        fn with_kernel<S: Kernel<f64>>(self, s: S) -> Option<bool> {
+            if column_path_applies::<f64, S>(self.p).is_some() {
+                return None;
+            }
             let Some(b) = small_path_applies::<f64, S>(self.p) else {
-                return false;
+                return Some(false);
             };
             gemm_small(s, self.p, b);
             let packed = Problem {
@@ -785,7 +909,7 @@ mod tests {
                 ..*self.p
             };
             gemm_block(s, &packed, 0..packed.m, 0..packed.n);
-            true
+            Some(true)
         }
     }
 
@@ -1022,13 +1146,15 @@ mod tests {
                         csc: 1,
                         epi,
                     };
-                    let took_small = run_kernel(
+                    let Some(took_small) = run_kernel(
                         level,
                         BothPaths {
                             p: &p,
                             c_packed: c_packed.as_mut_ptr(),
                         },
-                    );
+                    ) else {
+                        continue;
+                    };
                     assert!(took_small, "{level:?} {m}x{k}x{n}: small path not taken");
                     for (i, (x, y)) in c_small.iter().zip(&c_packed).enumerate() {
                         assert_eq!(

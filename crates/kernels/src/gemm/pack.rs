@@ -237,7 +237,7 @@ pub(crate) fn pack_b<T: VMath, S: Kernel<T>>(
 /// `x < lines`, `q < len` writable.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn pack_lines<T: Float>(
+pub(crate) unsafe fn pack_lines<T: Float>(
     src: *const T,
     line_stride: usize,
     step: usize,
@@ -280,7 +280,7 @@ unsafe fn pack_lines<T: Float>(
 /// # Safety
 /// As [`pack_lines`] with `step = 1`.
 #[inline(always)]
-unsafe fn transpose_lines<T: Float>(
+pub(crate) unsafe fn transpose_lines<T: Float>(
     src: *const T,
     line_stride: usize,
     out: *mut T,
