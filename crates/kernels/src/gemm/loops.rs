@@ -12,7 +12,7 @@ use super::kernel::{
     COPY_B_AHEAD_STREAMED,
 };
 use super::pack::{pack_a_block, pack_b, pack_lines, transpose_lines, BufGuard, RowSplit};
-use super::tiers::{wide_cols, Blocking, Kernel, WIDE_ROWS};
+use super::tiers::{wide_cols, Blocking, Kernel, COLUMN_NV, WIDE_ROWS};
 use super::Epilogue;
 use crate::element::Float;
 use crate::view::MatRef;
@@ -662,10 +662,6 @@ pub(crate) fn column_path_applies<'a, T: VMath, S: Kernel<T>>(
         _ => None,
     }
 }
-
-/// Rows of C per group of the column path, in vectors: 8 independent FMA chains, enough
-/// to keep two FMA pipes of 4 cycles' latency busy.
-pub(crate) const COLUMN_NV: usize = 8;
 
 /// Steps of the reduction that the column path transposes at a time (a `COLUMN_NV *
 /// LANES x COLUMN_CHUNK` block of A, 8 KiB for f32 on AVX2, read back from L1).

@@ -14,7 +14,6 @@
 //! ([`Blocking`]).
 
 use super::kernel::{microkernel, tanh_tile_in_place, BCopy, TileDst};
-use super::loops::COLUMN_NV;
 use super::loops::{gemm_block, Problem};
 use crate::simd::dispatch::{cache_sizes, CacheSizes, Level};
 use crate::simd::{dispatch, forward_tier_op, Scalar, Simd, TierOp};
@@ -35,6 +34,11 @@ pub(crate) fn small_max_mnk() -> usize {
 
 /// Most rows of a tile of [`Kernel::kernel_wide`].
 pub(crate) const WIDE_ROWS: usize = 4;
+
+/// Vectors of C's rows per group of the column path (a C of one column: `Kernel::column_rows`
+/// and the loops' `gemm_column`): 8 independent FMA chains, enough to keep two FMA pipes
+/// of 4 cycles' latency busy.
+pub(crate) const COLUMN_NV: usize = 8;
 
 /// Vectors per row of the wide tile with `rows` rows (`1..=WIDE_ROWS`): 12 accumulators
 /// whatever the row count, as many as the AVX2 tile (`6 x 2`) has. A C of at most four
