@@ -4,7 +4,9 @@
 //! The implementation follows BLIS: B is packed into `NR`-column micro-panels per
 //! `(KC x NC)` block (or once, in a [`PackedB`]), A is read in place when one of its strides
 //! is 1 and packed into `MR`-row micro-panels otherwise, and an `MR x NR` register-tiled
-//! micro-kernel per SIMD tier does the arithmetic (see `tiers` for the block sizes).
+//! micro-kernel per SIMD tier does the arithmetic (see `tiers` for the block sizes). A C
+//! of one column (a matrix-vector product) puts C's rows, not its columns, in the vector
+//! lanes, with the same reduction blocks and order, so it gets the same bits.
 //! Large problems are split over rayon threads by blocks of rows or columns of C, never
 //! over `k`, so the result is bit-identical for any number of threads.
 
