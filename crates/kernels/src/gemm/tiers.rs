@@ -705,21 +705,9 @@ mod x86 {
             for t in 0..steady.start.min(blocks + G - 1) {
                 ramp(&mut chains, t);
             }
-            if let [c0, c1, c2, c3] = &mut chains[..] {
-                // Four chains in registers, the calls written out: as a loop over the
-                // groups, LLVM kept the chains in a stack array (a store and a reload on
-                // every chain's path each block).
-                for t in steady.clone() {
-                    *c0 = column_block(*c0, group(0), rsa, b, t * 16);
-                    *c1 = column_block(*c1, group(1), rsa, b, (t - 1) * 16);
-                    *c2 = column_block(*c2, group(2), rsa, b, (t - 2) * 16);
-                    *c3 = column_block(*c3, group(3), rsa, b, (t - 3) * 16);
-                }
-            } else {
-                for t in steady.clone() {
-                    for (g, chain) in chains.iter_mut().enumerate() {
-                        *chain = column_block(*chain, group(g), rsa, b, (t - g) * 16);
-                    }
+            for t in steady.clone() {
+                for (g, chain) in chains.iter_mut().enumerate() {
+                    *chain = column_block(*chain, group(g), rsa, b, (t - g) * 16);
                 }
             }
             for t in steady.end.max(steady.start)..blocks + G - 1 {
