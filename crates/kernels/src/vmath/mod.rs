@@ -292,9 +292,12 @@ pub(crate) fn tanh_backward_vec<T: SimdElement, S: Simd<T>>(s: S, y: S::V, dy: S
     s.mul(dy, s.fnma(y, y, s.splat(T::ONE)))
 }
 
-/// Vectors per block of the pipelined slice loop (chosen with `examples/peers_tanh.rs` on
-/// Zen 3: 2 beat 1, 3 and 4, whose extra live values spill).
-const UNROLL: usize = 2;
+/// Vectors per block of the pipelined slice loop, chosen with `examples/peers_tanh.rs`
+/// against glibc's vector `tanhf` in alternated rounds. On Zen 4 (AVX2 tier) 4 beats 2 by
+/// 5–7% and 3, 6 and 8 as well: the chain, not the pipes, binds (a plain Horner `Q`, one
+/// multiply fewer, and a shifter rounding, one instruction fewer, both lost), so more
+/// chains in flight pay for the spills. An older build on Zen 3 preferred 2.
+const UNROLL: usize = 4;
 
 /// `dst[i] = tanh(src[i])` for `i < n`: blocks of `UNROLL` vectors, software-pipelined
 /// (while there are at least two), then single vectors, then a zero-padded partial
