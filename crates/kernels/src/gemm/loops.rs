@@ -607,9 +607,29 @@ fn macro_kernel<T: VMath, S: Kernel<T>>(
             BBlock::Copied(cb) => (cb.edge, None),
         };
         // Loop 1: the row micro-panels of the A block.
+        let mut paired = false;
         for q in 0..split.panels {
+            if std::mem::take(&mut paired) {
+                continue; // computed with panel q - 1
+            }
             let (r0, h) = split.panel(q);
             let (i, j) = (blk.ic + r0, blk.jc + jr);
+            // A right edge one vector wide or less, A read in place, B a packed micro-panel
+            // (an edge is never read in place: `copy_from` is for full micro-panels): two
+            // row panels in one tile, FMA chains enough to fill the pipes.
+            if let (ASrc::InPlace { a, rsa }, true, true, None) =
+                (a, nr_eff <= S::LANES, q + 1 < split.panels, copy_from)
+            {
+                let rows = h + split.panel(q + 1).1;
+                let dst = p.tile(i, j, rows, nr_eff, blk.first, blk.last);
+                let a_q = a.wrapping_add(r0 * rsa);
+                // SAFETY: as below, for rows r0..r0 + rows of the block (panels q and
+                // q + 1, adjacent) and the packed B micro-panel, zero-padded to NR.
+                paired = unsafe { s.kernel_edge_pair(rows, kc, a_q, rsa, bp, &dst) };
+                if paired {
+                    continue;
+                }
+            }
             let dst = p.tile(i, j, h, nr_eff, blk.first, blk.last);
             let (a_q, rsa, csa) = match a {
                 ASrc::Packed(a) => (a.wrapping_add(q * mr * kc), 1, mr),

@@ -212,6 +212,32 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
         rsb: usize,
         dst: &TileDst<T>,
     );
+
+    /// A tile of two row panels and one vector: `rows` in `MR + 1 ..= 2·MR`, `dst.nr <=
+    /// LANES` columns (a right edge of C one vector wide or less), A read in place
+    /// (element `(i, p)` at `a + i * rsa + p`) and B a packed micro-panel (element `(p, j)`
+    /// at `b + p * NR + j`, zero-padded to `NR`). A one-vector tile of `MR` rows has `MR`
+    /// FMA chains, too few to keep both FMA pipes busy; this one has twice as many. Each
+    /// element of C is the same chain of FMAs as in [`Kernel::kernel_direct`]: the same
+    /// bits. Returns false, having done nothing, where the tier has no tile of `rows` rows
+    /// (the caller then runs the two panels one at a time).
+    ///
+    /// # Safety
+    /// `dst.mr == rows`, `1 <= dst.nr <= LANES`; the A elements for `i < rows`, `p < kc`
+    /// and the `kc x NR` B micro-panel readable; `dst` as documented on [`TileDst`].
+    #[inline(always)]
+    unsafe fn kernel_edge_pair(
+        self,
+        rows: usize,
+        kc: usize,
+        a: *const T,
+        rsa: usize,
+        b: *const T,
+        dst: &TileDst<T>,
+    ) -> bool {
+        let _ = (rows, kc, a, rsa, b, dst);
+        false
+    }
 }
 
 /// The packed-block sizes of a tier on this CPU: `mc` rows of A and `nc` columns of B.
@@ -271,7 +297,8 @@ impl Blocking {
 
 macro_rules! tier {
     ($tok:ty, $t:ty, [$($feat:meta)?], mr = $mr:literal, nv = $nv:literal, kc = $kc:expr,
-     rows = [$($r:literal),*], nvs = [$($v:literal),*] $(, column = $col:path)?) => {
+     rows = [$($r:literal),*], nvs = [$($v:literal),*], pairs = [$($pr:literal),*]
+     $(, column = $col:path)?) => {
         impl Kernel<$t> for $tok {
             const MR: usize = $mr;
             const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
@@ -547,6 +574,51 @@ macro_rules! tier {
                     }
                 }
             }
+
+            #[inline(always)]
+            unsafe fn kernel_edge_pair(
+                self,
+                rows: usize,
+                kc: usize,
+                a: *const $t,
+                rsa: usize,
+                b: *const $t,
+                dst: &TileDst<$t>,
+            ) -> bool {
+                $(#[$feat])?
+                #[allow(dead_code)] // on tiers without pairs
+                unsafe fn k<const R: usize>(
+                    s: $tok,
+                    kc: usize,
+                    a: *const $t,
+                    rsa: usize,
+                    b: *const $t,
+                    dst: &TileDst<$t>,
+                ) {
+                    const NR: usize = $nv * <$tok as Simd<$t>>::LANES;
+                    const L: usize = <$tok as Simd<$t>>::LANES;
+                    // SAFETY: forwarded contract of `Kernel::kernel_edge_pair`: B row `p`
+                    // of the packed micro-panel holds NR >= L readable elements.
+                    unsafe {
+                        microkernel::<$t, $tok, R, 1, false, false, false>(
+                            s, kc, a, rsa, 1, b, NR, L, BCopy::NONE, dst,
+                        )
+                    }
+                }
+                debug_assert!(dst.mr == rows && dst.nr <= <Self as Simd<$t>>::LANES);
+                let _ = (kc, a, rsa, b); // unused on tiers without pairs
+                #[allow(unused_unsafe)] // no unsafe call on tiers without pairs
+                // SAFETY: forwarded contract; the token proves the target features of `k`.
+                unsafe {
+                    match rows {
+                        $($pr => {
+                            k::<$pr>(self, kc, a, rsa, b, dst);
+                            true
+                        })*
+                        _ => false,
+                    }
+                }
+            }
         }
     };
 }
@@ -559,7 +631,8 @@ tier!(
     nv = 4,
     kc = 256,
     rows = [1, 2, 3],
-    nvs = [1, 2, 3]
+    nvs = [1, 2, 3],
+    pairs = []
 );
 tier!(
     Scalar,
@@ -569,7 +642,8 @@ tier!(
     nv = 4,
     kc = 256,
     rows = [1, 2, 3],
-    nvs = [1, 2, 3]
+    nvs = [1, 2, 3],
+    pairs = []
 );
 
 #[cfg(target_arch = "x86_64")]
@@ -796,6 +870,7 @@ mod x86 {
         kc = 256,
         rows = [1, 2, 3, 4, 5],
         nvs = [1],
+        pairs = [7, 8, 9, 10, 11, 12],
         column = column_rows_f32
     );
     tier!(
@@ -806,7 +881,8 @@ mod x86 {
         nv = 2,
         kc = 256,
         rows = [1, 2, 3, 4, 5],
-        nvs = [1]
+        nvs = [1],
+        pairs = [7, 8, 9, 10, 11, 12]
     );
     // AVX-512: 32 zmm registers; 12 x 2 accumulators + 2 B vectors + 1 broadcast.
     tier!(
@@ -817,7 +893,8 @@ mod x86 {
         nv = 2,
         kc = 384,
         rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-        nvs = [1]
+        nvs = [1],
+        pairs = []
     );
     tier!(
         V4,
@@ -827,7 +904,8 @@ mod x86 {
         nv = 2,
         kc = 256,
         rows = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-        nvs = [1]
+        nvs = [1],
+        pairs = []
     );
 }
 
@@ -847,7 +925,8 @@ mod aarch64 {
         nv = 3,
         kc = 256,
         rows = [1, 2, 3, 4, 5, 6, 7],
-        nvs = [1, 2]
+        nvs = [1, 2],
+        pairs = []
     );
     tier!(
         Neon,
@@ -857,7 +936,8 @@ mod aarch64 {
         nv = 3,
         kc = 256,
         rows = [1, 2, 3, 4, 5, 6, 7],
-        nvs = [1, 2]
+        nvs = [1, 2],
+        pairs = []
     );
 }
 
@@ -1120,6 +1200,106 @@ mod tests {
                 }
             }
             assert_eq!(run_kernel::<f32, _>(Level::Avx2, Zen3), (126, 1024));
+        }
+    }
+
+    /// `kernel_edge_pair` against its two row panels run by `kernel_direct`: every row
+    /// count of the tier's pairs, every width up to a vector, with and without reading C
+    /// and a bias, several depths, bit for bit (and the guard band around the tile
+    /// untouched). Returns the pairs checked (0 on tiers without them).
+    struct EdgePairs;
+
+    impl<T: VMath> WithKernel<T> for EdgePairs {
+        type Output = usize;
+        #[inline(always)]
+        fn with_kernel<S: Kernel<T>>(self, s: S) -> usize {
+            let (mr, nr, lanes) = (S::MR, S::NR, S::LANES);
+            let mut checked = 0;
+            for kc in [0usize, 1, 3, 8, 17] {
+                // A row-major, rows 2·MR, row stride kc + 2; B packed, kc x NR.
+                let rsa = kc + 2;
+                let a: Vec<T> = values(kc as u64 + 3, 2 * mr * rsa);
+                let b: Vec<T> = values(kc as u64 + 203, nr * kc.max(1));
+                let bias: Vec<T> = values(9, nr);
+                for rows in mr + 1..=2 * mr {
+                    for width in 1..=lanes {
+                        for (read_c, with_bias) in [(false, false), (true, false), (true, true)] {
+                            let ldc = nr + 3;
+                            let c0: Vec<T> = values(rows as u64 * 7 + width as u64, 2 * mr * ldc);
+                            let (alpha, beta) = (T::from_f64(1.5), T::from_f64(-0.5));
+                            let tile = |c: &mut Vec<T>, r0: usize, h: usize| TileDst {
+                                c: c[r0 * ldc..].as_mut_ptr(),
+                                rsc: ldc,
+                                csc: 1,
+                                mr: h,
+                                nr: width,
+                                alpha,
+                                beta,
+                                read_c,
+                                epi: if with_bias {
+                                    EpiTile::Bias(bias.as_ptr())
+                                } else {
+                                    EpiTile::None
+                                },
+                            };
+                            let mut pair = c0.clone();
+                            let dst = tile(&mut pair, 0, rows);
+                            // SAFETY: A holds 2·MR >= rows rows of kc elements (row stride
+                            // rsa), B a kc x NR micro-panel, and the tile lies inside `pair`.
+                            let done = unsafe {
+                                s.kernel_edge_pair(rows, kc, a.as_ptr(), rsa, b.as_ptr(), &dst)
+                            };
+                            if !done {
+                                assert_eq!(pair, c0, "{:?}: declined, yet wrote C", S::LEVEL);
+                                continue;
+                            }
+                            let mut halves = c0.clone();
+                            let h0 = rows / 2;
+                            for (r0, h) in [(0, h0), (h0, rows - h0)] {
+                                let dst = tile(&mut halves, r0, h);
+                                // SAFETY: rows r0..r0 + h <= 2·MR of A, h <= MR; B's rows
+                                // hold NR >= width elements; the tile lies inside `halves`.
+                                unsafe {
+                                    s.kernel_direct(
+                                        h,
+                                        kc,
+                                        a[r0 * rsa..].as_ptr(),
+                                        rsa,
+                                        1,
+                                        b.as_ptr(),
+                                        nr,
+                                        &dst,
+                                    )
+                                };
+                            }
+                            let bits = |v: &[T]| -> Vec<u64> {
+                                v.iter().map(|x| x.to_f64().to_bits()).collect()
+                            };
+                            assert_eq!(
+                                bits(&pair),
+                                bits(&halves),
+                                "{:?} {} rows={rows} width={width} kc={kc} read_c={read_c} \
+                                 bias={with_bias}",
+                                S::LEVEL,
+                                T::NAME
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+            checked
+        }
+    }
+
+    #[test]
+    fn edge_pair_tiles_have_the_bits_of_their_two_panels() {
+        for level in available_levels() {
+            let n32 = run_kernel::<f32, _>(level, EdgePairs);
+            let n64 = run_kernel::<f64, _>(level, EdgePairs);
+            if level == Level::Avx2 {
+                assert!(n32 > 0 && n64 > 0, "{level:?}: no pair checked");
+            }
         }
     }
 
