@@ -225,7 +225,6 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
     /// # Safety
     /// `dst.mr == rows`, `1 <= dst.nr <= LANES`; the A elements for `i < rows`, `p < kc`
     /// and the `kc x NR` B micro-panel readable; `dst` as documented on [`TileDst`].
-    #[inline(always)]
     unsafe fn kernel_edge_pair(
         self,
         rows: usize,
@@ -234,10 +233,7 @@ pub(crate) trait Kernel<T: VMath>: Simd<T> {
         rsa: usize,
         b: *const T,
         dst: &TileDst<T>,
-    ) -> bool {
-        let _ = (rows, kc, a, rsa, b, dst);
-        false
-    }
+    ) -> bool;
 }
 
 /// The packed-block sizes of a tier on this CPU: `mc` rows of A and `nc` columns of B.
@@ -989,6 +985,29 @@ mod tests {
             .collect()
     }
 
+    /// The `h x width` tile at the start of row-major `c` (row stride `ldc`):
+    /// `C ← alpha·AB + beta·C` (C read or not), with or without a bias.
+    fn test_tile<T: VMath>(
+        c: &mut [T],
+        ldc: usize,
+        (h, width): (usize, usize),
+        (alpha, beta): (T, T),
+        read_c: bool,
+        bias: Option<&[T]>,
+    ) -> TileDst<T> {
+        TileDst {
+            c: c.as_mut_ptr(),
+            rsc: ldc,
+            csc: 1,
+            mr: h,
+            nr: width,
+            alpha,
+            beta,
+            read_c,
+            epi: bias.map_or(EpiTile::None, |b| EpiTile::Bias(b.as_ptr())),
+        }
+    }
+
     struct EveryTile;
 
     impl<T: VMath> WithKernel<T> for EveryTile {
@@ -1013,21 +1032,15 @@ mod tests {
                             for entry in ["packed", "direct", "copying_b"] {
                                 let mut c = c0.clone();
                                 let mut copy = vec![T::from_f64(7.0); nr * kc + 1];
-                                let dst = TileDst {
-                                    c: c.as_mut_ptr(),
-                                    rsc: ldc,
-                                    csc: 1,
-                                    mr: rows,
-                                    nr: width,
-                                    alpha,
-                                    beta,
+                                let epi_bias = with_bias.then_some(&bias[..]);
+                                let dst = test_tile(
+                                    &mut c,
+                                    ldc,
+                                    (rows, width),
+                                    (alpha, beta),
                                     read_c,
-                                    epi: if with_bias {
-                                        EpiTile::Bias(bias.as_ptr())
-                                    } else {
-                                        EpiTile::None
-                                    },
-                                };
+                                    epi_bias,
+                                );
                                 // SAFETY: A holds MR x kc (as rows x kc, strides (1, MR)),
                                 // B holds kc x NR, and the tile lies inside `c`.
                                 unsafe {
@@ -1227,20 +1240,10 @@ mod tests {
                             let ldc = nr + 3;
                             let c0: Vec<T> = values(rows as u64 * 7 + width as u64, 2 * mr * ldc);
                             let (alpha, beta) = (T::from_f64(1.5), T::from_f64(-0.5));
-                            let tile = |c: &mut Vec<T>, r0: usize, h: usize| TileDst {
-                                c: c[r0 * ldc..].as_mut_ptr(),
-                                rsc: ldc,
-                                csc: 1,
-                                mr: h,
-                                nr: width,
-                                alpha,
-                                beta,
-                                read_c,
-                                epi: if with_bias {
-                                    EpiTile::Bias(bias.as_ptr())
-                                } else {
-                                    EpiTile::None
-                                },
+                            let bias = with_bias.then_some(&bias[..]);
+                            let tile = |c: &mut Vec<T>, r0: usize, h: usize| {
+                                let c = &mut c[r0 * ldc..];
+                                test_tile(c, ldc, (h, width), (alpha, beta), read_c, bias)
                             };
                             let mut pair = c0.clone();
                             let dst = tile(&mut pair, 0, rows);
